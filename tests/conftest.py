@@ -1,0 +1,98 @@
+"""Shared fixtures: one ``store_uri`` / ``db`` fixture runs a test on every engine.
+
+Engines: ``memory://``, a JSON file in a temporary folder, ``mongomock://`` and a real
+MongoDB-wire server (``secantusdb`` started on a loopback port for the session, or the
+server named by ``$DOCSTORE_TEST_MONGODB_URI``). A test that needs an optional
+dependency skips with the reason when it is absent; CI installs everything.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import docstore
+from docstore.errors import MissingDependency
+
+ENGINES = ("memory", "jsonfile", "mongomock", "mongodb")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--stress", action="store_true", help="run stress tests at full size (slow)")
+
+
+@pytest.fixture(scope="session")
+def stress(request: pytest.FixtureRequest) -> bool:
+    """True when the full-size stress runs were asked for with --stress."""
+    return bool(request.config.getoption("--stress"))
+
+
+@pytest.fixture(scope="session")
+def mongodb_server_uri() -> Iterator[str]:
+    """A MongoDB-wire server for the session: $DOCSTORE_TEST_MONGODB_URI, else secantusdb on loopback."""
+    given = os.environ.get("DOCSTORE_TEST_MONGODB_URI")
+    if given:
+        yield given.rstrip("/")
+        return
+    try:
+        from secantus import SecantusDBServer
+    except ImportError:
+        pytest.skip("secantusdb is not installed (pip install -e '.[dev]'); no MongoDB-wire server to test against")
+    server = SecantusDBServer(storage_path=":memory:", host="127.0.0.1", port=0)
+    try:
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - any start failure means: skip, with its reason
+        pytest.skip(f"secantusdb could not start: {exc!r}")
+    try:
+        yield server.uri.rstrip("/")
+    finally:
+        server.stop()
+
+
+def _fresh_uri(engine: str, request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    name = f"t{uuid.uuid4().hex[:12]}"
+    if engine == "memory":
+        return "memory://"
+    if engine == "jsonfile":
+        return os.path.join(os.fspath(tmp_path), "store.json")
+    if engine == "mongomock":
+        pytest.importorskip("mongomock", reason="mongomock is not installed")
+        return f"mongomock://{name}"
+    if engine == "mongodb":
+        pytest.importorskip("pymongo", reason="pymongo is not installed")
+        base = request.getfixturevalue("mongodb_server_uri")
+        scheme, rest = base.split("://", 1)
+        hosts, _, query = rest.partition("?")
+        hosts = hosts.split("/", 1)[0]
+        return f"{scheme}://{hosts}/{name}" + (f"?{query}" if query else "")
+    raise ValueError(engine)
+
+
+@pytest.fixture(params=ENGINES)
+def store_uri(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    """The URI of a fresh, empty store, once per engine."""
+    return _fresh_uri(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def engine_name(store_uri: str, request: pytest.FixtureRequest) -> str:
+    return str(request.node.callspec.params["store_uri"])
+
+
+@pytest.fixture
+def db(store_uri: str) -> Iterator[docstore.Database]:
+    """A fresh, empty :class:`docstore.Database` on each engine."""
+    try:
+        database = docstore.connect(store_uri)
+    except MissingDependency as exc:
+        pytest.skip(str(exc))
+    try:
+        yield database
+    finally:
+        if store_uri.startswith("mongodb"):
+            for name in database.list_collection_names():
+                database.drop_collection(name)
+        database.close()
