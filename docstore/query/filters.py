@@ -202,7 +202,7 @@ def _size(spec: Any) -> Predicate:
     if isinstance(spec, bool) or not isinstance(spec, (int, float)) or spec != int(spec) or spec < 0:
         raise UnsupportedQuery(f"$size needs a non-negative integer, got {spec!r}", operator="$size")
     n = int(spec)
-    return lambda v: type(v) is list and len(v) == n
+    return lambda v: isinstance(v, list) and len(v) == n
 
 
 def _elem_match(spec: Any) -> Predicate:
@@ -210,9 +210,9 @@ def _elem_match(spec: Any) -> Predicate:
         raise UnsupportedQuery("$elemMatch needs an object", operator="$elemMatch")
     if spec and all(k.startswith("$") and k not in ("$and", "$or", "$nor") for k in spec):
         value_test = _operators(dict(spec))
-        return lambda v: type(v) is list and any(value_test(e) for e in v)
+        return lambda v: isinstance(v, list) and any(value_test(e) for e in v)
     doc_test = _compile_doc(spec)
-    return lambda v: type(v) is list and any(type(e) is dict and doc_test(e) for e in v)
+    return lambda v: isinstance(v, list) and any(type(e) is dict and doc_test(e) for e in v)
 
 
 def _all(spec: Any) -> Predicate:
@@ -244,6 +244,10 @@ def _exists(spec: Any) -> Predicate:
     return lambda v: (v is not MISSING) == want
 
 
+def _negate(test: Predicate) -> Predicate:
+    return lambda v: not test(v)
+
+
 def _operators(spec: dict[str, Any]) -> Predicate:
     """An operator expression such as ``{"$gt": 1, "$lt": 5}`` as one value test."""
     tests: list[Predicate] = []
@@ -254,15 +258,13 @@ def _operators(spec: dict[str, Any]) -> Predicate:
         if op == "$eq":
             tests.append(_equals(arg) if not isinstance(arg, re.Pattern) else _equals_regex_value(arg))
         elif op == "$ne":
-            eq = _equals(arg)
-            tests.append(lambda v, eq=eq: not eq(v))
+            tests.append(_negate(_equals(arg)))
         elif op in ("$gt", "$gte", "$lt", "$lte"):
             tests.append(_ordering(op, arg))
         elif op == "$in":
             tests.append(_in(arg, op))
         elif op == "$nin":
-            inn = _in(arg, op)
-            tests.append(lambda v, inn=inn: not inn(v))
+            tests.append(_negate(_in(arg, op)))
         elif op == "$exists":
             tests.append(_exists(arg))
         elif op == "$regex":

@@ -8,7 +8,7 @@ from docstore.errors import UnsupportedQuery
 
 from .values import MISSING
 
-__all__ = ["resolve", "split_path"]
+__all__ = ["Whole", "resolve", "split_path"]
 
 
 def split_path(path: str, *, operator: str = "") -> tuple[str, ...]:
@@ -19,6 +19,12 @@ def split_path(path: str, *, operator: str = "") -> tuple[str, ...]:
     if any(not part for part in parts):
         raise UnsupportedQuery(f"field path {path!r} has an empty component", operator=operator or path)
     return parts
+
+
+class Whole(list):  # type: ignore[type-arg]
+    """An array value that matches as a whole, never element by element."""
+
+    __slots__ = ()
 
 
 def resolve(value: Any, parts: tuple[str, ...], start: int = 0) -> list[Any]:
@@ -45,19 +51,21 @@ def _resolve(value: Any, parts: tuple[str, ...], i: int, out: list[Any]) -> None
             out.append(MISSING)
         return
     if type(value) is list:
-        before = len(out)
+        # A numeric component indexes the array (missing past its end); besides, the path
+        # continues into every embedded document. Scalars and nested arrays contribute
+        # nothing, so ``{"a.b": null}`` does not match ``{"a": [1, 2]}`` (MongoDB's rule).
         if key.isdigit():
             index = int(key)
             if index < len(value):
-                _resolve(value[index], parts, i + 1, out)
+                item = value[index]
+                if i + 1 == len(parts) and type(item) is list:
+                    out.append(Whole(item))  # an array reached by index is not expanded
+                else:
+                    _resolve(item, parts, i + 1, out)
+            else:
+                out.append(MISSING)
         for element in value:
             if type(element) is dict:
                 _resolve(element, parts, i, out)
-            elif type(element) is list:
-                continue  # MongoDB does not traverse nested arrays implicitly
-            else:
-                out.append(MISSING)
-        if len(out) == before:
-            out.append(MISSING)
         return
     out.append(MISSING)

@@ -9,7 +9,7 @@ from typing import Any
 from docstore.errors import UnsupportedQuery
 
 from .paths import resolve, split_path
-from .values import MISSING, compare
+from .values import MISSING, UNDEFINED, compare
 
 __all__ = ["Sort", "compile_sort"]
 
@@ -26,12 +26,13 @@ def _sort_value(doc: Mapping[str, Any], parts: tuple[str, ...], direction: int) 
     flat: list[Any] = []
     for value in found:
         if type(value) is list:
-            flat.extend(value if value else [MISSING])
+            flat.extend(value if value else [UNDEFINED])
         else:
             flat.append(value)
-    flat = [None if v is MISSING else v for v in flat]
-    if not flat:
+    present = [v for v in flat if v is not MISSING]
+    if not present:
         return None
+    flat = present  # elements without the field do not pull an array's key down to null
     pick = min if direction == 1 else max
     return pick(flat, key=functools.cmp_to_key(compare))
 
@@ -84,7 +85,9 @@ def compile_sort(spec: Sequence[tuple[str, int]] | Mapping[str, int] | None) -> 
             raise UnsupportedQuery(f"a sort key must be (field, 1|-1), got {item!r}", operator="sort")
         field, direction = item
         if isinstance(direction, bool) or direction not in (1, -1):
-            raise UnsupportedQuery(f"sort direction for {field!r} must be 1 or -1, got {direction!r}", operator=str(field))
+            raise UnsupportedQuery(
+                f"sort direction for {field!r} must be 1 or -1, got {direction!r}", operator=str(field)
+            )
         split_path(field, operator="sort")
         keys.append((field, int(direction)))
     return Sort(keys)

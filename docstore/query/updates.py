@@ -362,10 +362,10 @@ class Update:
             if "_id" in self.spec and "_id" in doc and not values_equal(self.spec["_id"], doc["_id"]):
                 raise InvalidOperation("the replacement would change the immutable field '_id'",
                                        operator="replacement", path="_id")
-            new = {"_id": doc["_id"]} if "_id" in doc else {}
-            new.update((k, deep_copy(v)) for k, v in self.spec.items() if k != "_id")
-            return new
-        new = deep_copy(dict(doc))
+            replaced: dict[str, Any] = {"_id": doc["_id"]} if "_id" in doc else {}
+            replaced.update((k, deep_copy(v)) for k, v in self.spec.items() if k != "_id")
+            return replaced
+        new: dict[str, Any] = deep_copy(dict(doc))
         for step in self._steps:
             step(new)
         if "_id" in doc and ("_id" not in new or not values_equal(new["_id"], doc["_id"])):

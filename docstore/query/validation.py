@@ -52,5 +52,5 @@ def _check(value: Any, path: str) -> None:
             raise InvalidDocument(f"integer at {path!r} does not fit in 64 bits", path=path)
     elif not isinstance(value, _SCALARS):
         raise InvalidDocument(f"cannot store a value of type {t.__name__} at {path!r}", path=path)
-    elif t is _dt.datetime and value.tzinfo is None:
+    elif isinstance(value, _dt.datetime) and value.tzinfo is None:
         raise InvalidDocument(f"datetime at {path!r} must be timezone-aware", path=path)

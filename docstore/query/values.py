@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MISSING", "bracket", "compare", "type_numbers", "values_equal"]
+__all__ = ["MISSING", "UNDEFINED", "bracket", "compare", "type_numbers", "values_equal"]
 
 
 class _Missing:
@@ -20,6 +20,18 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+class _Undefined:
+    """What an empty array sorts as: below null (MongoDB's BSON "undefined")."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED: Any = _Undefined()
 
 # Canonical type brackets in BSON's cross-type sort order.
 NULL, NUMBER, STRING, OBJECT, ARRAY, BINARY, BOOL, DATE, REGEX, OTHER = 1, 2, 3, 4, 5, 6, 8, 9, 11, 99
@@ -45,6 +57,8 @@ def bracket(value: Any) -> int:
         return found
     if value is MISSING:
         return NULL
+    if value is UNDEFINED:
+        return 0
     if isinstance(value, bool):
         return BOOL
     if isinstance(value, (int, float)):
@@ -52,14 +66,14 @@ def bracket(value: Any) -> int:
     if isinstance(value, dict):
         return OBJECT
     if isinstance(value, list):
-        return ARRAY
+        return ARRAY  # includes paths.Whole
     if isinstance(value, _dt.datetime):
         return DATE
     return OTHER
 
 
 def _cmp(a: Any, b: Any) -> int:
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def _compare_numbers(a: float, b: float) -> int:
@@ -80,7 +94,7 @@ def compare(a: Any, b: Any) -> int:
         return _compare_numbers(a, b)
     if ba in (STRING, DATE, BOOL):
         return _cmp(a, b)
-    if ba == NULL:
+    if ba in (NULL, 0):
         return 0
     if ba == OBJECT:
         return _compare_objects(a, b)
