@@ -8,7 +8,7 @@ error, and bad input never changes a store.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,9 @@ class Cursor:
         self._results: list[dict[str, Any]] | None = None
 
     def sort(self, key_or_list: SortSpec, direction: int | None = None) -> Cursor:
-        spec: SortSpec = [(key_or_list, direction or 1)] if isinstance(key_or_list, str) else key_or_list
+        spec: SortSpec = key_or_list
+        if isinstance(key_or_list, str):  # direction 0 must reach validation, not become 1
+            spec = [(key_or_list, 1 if direction is None else direction)]
         self._sort = _sort(spec)
         return self
 
@@ -213,7 +215,8 @@ class Collection:
             document.setdefault("_id", doc["_id"])  # as pymongo does
         return InsertOneResult(doc["_id"])
 
-    def insert_many(self, documents: Sequence[dict[str, Any]]) -> InsertManyResult:
+    def insert_many(self, documents: Iterable[dict[str, Any]]) -> InsertManyResult:
+        documents = list(documents)  # a generator must survive being read twice
         docs = [self._prepare(d) for d in documents]
         if not docs:
             raise InvalidDocument("insert_many needs at least one document")

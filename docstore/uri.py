@@ -97,8 +97,10 @@ def parse_uri(uri: str) -> ParsedURI:
         password = unquote(pw) if sep else None
     hosts: list[tuple[str, int | None]] = []
     for item in filter(None, authority.split(",")):
-        host, port = _split_host(item)
-        hosts.append((host, port))
+        try:
+            hosts.append(_split_host(item))
+        except InvalidURI as exc:  # say which URI, password redacted
+            raise InvalidURI(f"{exc} in {redact(uri)!r}", uri=redact(uri)) from None
     return ParsedURI(
         scheme=scheme,
         raw=uri,

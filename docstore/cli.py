@@ -1,0 +1,276 @@
+"""The ``docstore`` command: a demo, inspection, dump/load/copy between engines, an invariant checker.
+
+Every command reads the store named by ``--uri`` (or its positional URI), else
+``$DOCSTORE_URI``, else ``./docstore.json``. Bad input (an unknown URI scheme, an
+unreachable server, a corrupt file, bad JSON, an unknown experiment) gives one line on
+stderr, password redacted, and exit status 2 -- never a traceback. ``check`` exits 1
+when it has findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from urllib.parse import quote
+
+from docstore.errors import DocstoreError
+from docstore.uri import parse_uri, redact
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the epilog's examples as written."""
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + textwrap.indent("\n".join(lines), "  ")
+
+
+def _add_uri(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uri", metavar="URI", help="the store: a .json path, json://, memory://, mongodb://, mongomock:// "
+        "(default: $DOCSTORE_URI, else ./docstore.json)",
+    )  # fmt: skip
+
+
+def _add_positional_uri(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", nargs="?", metavar="URI", help="the store (same as --uri)")
+    _add_uri(parser)
+
+
+def _add_experiment(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", metavar="EXPERIMENT", help="an experiment name (its latest version) or _id")
+    parser.add_argument("--version", type=int, metavar="N", help="that version of the experiment")
+
+
+def _sub(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, examples: Sequence[str]
+) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name, help=summary, description=summary, epilog=_examples(*examples), formatter_class=_Formatter
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = _sub(subparsers, "demo", "run a random search on Branin with N parallel workers, live", [
+        "docstore demo                                  # ./docstore.json, one worker per CPU",
+        "docstore demo --workers 4 --trials 500",
+        "docstore demo --uri mongomock://demo           # in process: threads instead of processes",
+        "docstore demo --uri mongodb://localhost:27017/demo",
+        "docstore demo                                  # again: resumes, or starts a new version",
+    ])  # fmt: skip
+    _add_uri(demo)
+    demo.add_argument("--workers", type=_positive, metavar="N", help="parallel workers (default: os.cpu_count())")
+    demo.add_argument("--trials", type=_positive, default=100, metavar="N", help="trials to run (default: 100)")
+    demo.add_argument("--seed", type=int, metavar="S", help="seed of the random search (default: random)")
+    demo.add_argument("--name", default="demo-branin", help="experiment name (default: demo-branin)")
+
+
+def _add_inspection(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    experiments = _sub(subparsers, "experiments", "list the experiments, their trials and best objective", [
+        "docstore experiments",
+        "docstore experiments --uri mongodb://localhost:27017/demo --format json",
+    ])  # fmt: skip
+    _add_uri(experiments)
+    experiments.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+
+    trials = _sub(subparsers, "trials", "list the trials of an experiment", [
+        "docstore trials demo-branin",
+        "docstore trials demo-branin --status completed --format csv > trials.csv",
+        "docstore trials demo-branin --where '{\"results.value\": {\"$lt\": 1}}'",
+        "docstore trials demo-branin --version 1 --format json | jq '.[0]'",
+    ])  # fmt: skip
+    _add_experiment(trials)
+    _add_uri(trials)
+    trials.add_argument("--status", metavar="S[,S...]", help="only these statuses (new, reserved, completed, ...)")
+    trials.add_argument("--where", metavar="JSON", help="a MongoDB-style filter on the trial documents")
+    trials.add_argument("--limit", type=_positive, metavar="N", help="at most N trials")
+    trials.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+
+    show = _sub(subparsers, "show", "show one trial: status, times, params, results", [
+        "docstore show 6f1c2a9e                         # an id, an _id, or the start of one",
+        "docstore show 6f1c2a9e --format json",
+    ])  # fmt: skip
+    show.add_argument("trial_id", metavar="TRIAL_ID", help="the trial's id or _id, or a prefix of it (4+ characters)")
+    _add_uri(show)
+    show.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _add_transfer(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dump = _sub(subparsers, "dump", "write a store as Extended JSON, one document per line", [
+        "docstore dump > store.jsonl                    # one stream, a header line per collection",
+        "docstore dump study.json -o backup/            # backup/trials.json ... like mongoexport",
+        "mongoimport --db demo --collection trials --file backup/trials.json",
+    ])  # fmt: skip
+    _add_positional_uri(dump)
+    dump.add_argument("-o", "--output", metavar="DIR|FILE.jsonl",
+                      help="a directory (one COLLECTION.json each), or a .jsonl file (default: stdout)")  # fmt: skip
+
+    load = _sub(subparsers, "load", "load a dump (or mongoexport files) into a store", [
+        "docstore load mongodb://localhost:27017/demo backup/",
+        "docstore load new.json store.jsonl",
+        "docstore load study.json trials.json --collection trials   # one mongoexport file",
+        "docstore dump a.json | docstore load b.json -",
+    ])  # fmt: skip
+    load.add_argument("uri", metavar="URI", help="the destination store")
+    load.add_argument("path", metavar="PATH", help="a dump directory, a .jsonl dump, a mongoexport file, or -")
+    load.add_argument("--collection", metavar="NAME", help="PATH is one mongoexport file for this collection")
+    load.add_argument("--merge", action="store_true", help="add to a non-empty store (identical documents skipped)")
+
+    copy = _sub(subparsers, "copy", "copy a whole store to another engine, and verify it", [
+        "docstore copy docstore.json mongodb://localhost:27017/demo",
+        "docstore copy mongodb://db1/orion backup.json",
+        "docstore copy a.json b.json --merge",
+    ])  # fmt: skip
+    copy.add_argument("source", metavar="SRC_URI")
+    copy.add_argument("destination", metavar="DST_URI")
+    copy.add_argument("--merge", action="store_true", help="add to a non-empty destination")
+
+
+def _add_maintenance(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = _sub(subparsers, "check", "check a store's invariants; exit 1 with the findings", [
+        "docstore check",
+        "docstore check mongodb://localhost:27017/demo || echo 'store needs attention'",
+    ])  # fmt: skip
+    _add_positional_uri(check)
+
+    compact = _sub(subparsers, "compact", "reclaim space (the JSON engine rewrites its snapshot)", [
+        "docstore compact",
+        "docstore compact study.json",
+    ])  # fmt: skip
+    _add_positional_uri(compact)
+
+    plot = _sub(subparsers, "plot", "plot each trial's objective and the best so far (needs matplotlib)", [
+        "docstore plot demo-branin -o regret.png",
+        'pip install "docstore[plot]"                  # if matplotlib is missing',
+    ])  # fmt: skip
+    _add_experiment(plot)
+    _add_uri(plot)
+    plot.add_argument("-o", "--output", default="regret.png", metavar="FILE", help="image file (default: regret.png)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="docstore",
+        description="docstore: hyperparameter-optimisation experiments and trials as documents,\n"
+        "on a locked JSON file, MongoDB or mongomock, with identical semantics.",
+        epilog=_examples(
+            "docstore demo                     # Branin, one worker per CPU, in ./docstore.json",
+            "docstore experiments",
+            "docstore trials demo-branin --status completed",
+            "docstore check",
+            "docstore copy docstore.json mongodb://localhost:27017/demo",
+            "",
+            "The store: --uri URI, else $DOCSTORE_URI, else ./docstore.json.",
+            "Exit status: 0 ok, 1 findings (check), 2 bad input or unreachable store, 130 interrupted.",
+        ),
+        formatter_class=_Formatter,
+    )
+    from docstore import __version__
+
+    parser.add_argument("--version", action="version", version=f"docstore {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(subparsers)
+    _add_inspection(subparsers)
+    _add_transfer(subparsers)
+    _add_maintenance(subparsers)
+    return parser
+
+
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "cmd_demo"),
+    "experiments": ("inspect", "cmd_experiments"),
+    "trials": ("inspect", "cmd_trials"),
+    "show": ("inspect", "cmd_show"),
+    "dump": ("transfer", "cmd_dump"),
+    "load": ("transfer", "cmd_load"),
+    "copy": ("transfer", "cmd_copy"),
+    "check": ("check", "cmd_check"),
+    "compact": ("check", "cmd_compact"),
+    "plot": ("plot", "cmd_plot"),
+}
+
+
+def _command(name: str) -> Command:
+    """The function behind a command, imported on use (``--help`` and each command stay quick to start)."""
+    module, function = _COMMANDS[name]
+    command: Command = getattr(importlib.import_module(f"docstore.commands.{module}"), function)
+    return command
+
+
+def _uris(args: argparse.Namespace) -> list[str]:
+    return [u for u in (getattr(args, n, None) for n in ("uri", "source", "destination")) if isinstance(u, str)]
+
+
+def _redacted(message: str, uris: list[str]) -> str:
+    """``message`` with the passwords of the given URIs masked: in the URIs, and alone (4+ characters)."""
+    for uri in uris:
+        message = message.replace(uri, redact(uri))
+        try:
+            password = parse_uri(uri).password
+        except DocstoreError:
+            password = None
+        if password and len(password) >= 4:  # a shorter one would mask letters all over the message
+            for form in {password, quote(password, safe="")}:
+                message = message.replace(form, "***")
+    return message
+
+
+def _fail(message: str, uris: list[str]) -> None:
+    text = " ".join(_redacted(message, uris).split())  # one line
+    print(f"docstore: error: {text}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    store = getattr(args, "store", None)
+    if store is not None:
+        if args.uri is not None and args.uri != store:
+            parser.error(f"{args.command}: give the store once, as URI or as --uri")
+        args.uri = store
+    uris = _uris(args)
+    try:
+        return _command(args.command)(args)
+    except KeyboardInterrupt:
+        print("docstore: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `docstore trials x | head`: the reader left, nothing is wrong
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the final flush at exit does not fail again
+        return EXIT_OK
+    except DocstoreError as exc:
+        _fail(str(exc) or type(exc).__name__, uris)
+        return EXIT_USAGE
+    except OSError as exc:  # a file that cannot be read or written, a refused connection
+        _fail(str(exc) or type(exc).__name__, uris)
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get("DOCSTORE_DEBUG"):
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set DOCSTORE_DEBUG=1 for the traceback)", uris)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
