@@ -202,7 +202,7 @@ class Collection:
     def _prepare(self, document: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(document, Mapping):
             raise InvalidDocument(f"a document must be a dict, not {type(document).__name__}")
-        doc = canonical(document)
+        doc: dict[str, Any] = canonical(document)
         if "_id" not in doc:
             doc = {"_id": new_id(), **doc}
         query.validate_document(doc)

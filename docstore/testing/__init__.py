@@ -1,0 +1,67 @@
+"""The engine conformance suite, shipped in the wheel so every engine runs the same tests.
+
+Each class here is a mixin of pytest test methods that take a ``db`` fixture: a fresh,
+empty :class:`docstore.Database`. docstore's own ``tests/test_conformance.py`` subclasses
+them and its ``db`` fixture is parametrised over every built-in engine (``memory://``,
+a JSON file, ``mongomock://``, a MongoDB-wire server), so the same test code checks that
+every engine gives the same answers. The expected results are written out by hand from
+MongoDB's documented behaviour, which is the reference.
+
+Testing a third-party engine (registered with ``docstore.registry.register`` or the
+``docstore.engines`` entry-point group) takes one file in its own test folder::
+
+    # tests/test_docstore_conformance.py
+    from collections.abc import Iterator
+
+    import pytest
+
+    import docstore
+    from docstore.testing import EngineSuite
+
+
+    @pytest.fixture
+    def db(tmp_path) -> Iterator[docstore.Database]:
+        database = docstore.connect(f"myscheme://{tmp_path}/store")  # fresh and empty
+        yield database
+        database.close()
+
+
+    class TestMyEngine(EngineSuite):
+        pass
+
+or pick suites one by one (``class TestQueries(QuerySuite): pass``). The classes are not
+collected by themselves: their names do not start with ``Test``. The suite needs pytest.
+
+An engine that cannot guarantee something says so in code, not by being named in a test:
+it declares :class:`docstore.engine.Capabilities` flags (``atomic_multi_update``, ...), and
+a test that needs a flag calls :func:`require`, which skips it with a reason when the
+engine does not declare it. Any other failure is a divergence from MongoDB's semantics.
+"""
+
+from __future__ import annotations
+
+from docstore.testing.engine_suite import CrudSuite, EngineSuite, ValueSuite
+from docstore.testing.engine_suite_indexes import CompareAndSetSuite, IndexSuite
+from docstore.testing.engine_suite_queries import QuerySuite
+from docstore.testing.engine_suite_reads import CursorSuite, ProjectionSuite, SortSuite
+from docstore.testing.engine_suite_rejects import RejectionSuite
+from docstore.testing.engine_suite_updates import UpdateSuite, UpsertSuite
+from docstore.testing.support import require, snapshot, typed
+
+__all__ = [
+    "CompareAndSetSuite",
+    "CrudSuite",
+    "CursorSuite",
+    "EngineSuite",
+    "IndexSuite",
+    "ProjectionSuite",
+    "QuerySuite",
+    "RejectionSuite",
+    "SortSuite",
+    "UpdateSuite",
+    "UpsertSuite",
+    "ValueSuite",
+    "require",
+    "snapshot",
+    "typed",
+]
