@@ -67,3 +67,15 @@ __all__ = [
     "__version__",
     "connect",
 ]
+
+# The storage protocol (docstore.storage), on top of the facade above.
+from docstore.storage import (
+    Experiment,
+    LockedAlgorithmState,
+    ReadOnlyStorage,
+    Storage,
+    Trial,
+    setup_storage,
+)
+
+__all__ += ["Experiment", "LockedAlgorithmState", "ReadOnlyStorage", "Storage", "Trial", "setup_storage"]

@@ -46,10 +46,30 @@ from docstore.testing.engine_suite_queries import QuerySuite
 from docstore.testing.engine_suite_reads import CursorSuite, ProjectionSuite, SortSuite
 from docstore.testing.engine_suite_rejects import RejectionSuite
 from docstore.testing.engine_suite_updates import UpdateSuite, UpsertSuite
+from docstore.testing.protocol_suite import (
+    AlgorithmLockSuite,
+    BadInputSuite,
+    ConcurrencySuite,
+    ExperimentSuite,
+    ProtocolSuite,
+    ReadOnlySuite,
+    ReservationSuite,
+    StatusSuite,
+    TrialSuite,
+)
 from docstore.testing.support import require, snapshot, typed
 
 __all__ = [
+    "AlgorithmLockSuite",
+    "BadInputSuite",
     "CompareAndSetSuite",
+    "ConcurrencySuite",
+    "ExperimentSuite",
+    "ProtocolSuite",
+    "ReadOnlySuite",
+    "ReservationSuite",
+    "StatusSuite",
+    "TrialSuite",
     "CrudSuite",
     "CursorSuite",
     "EngineSuite",

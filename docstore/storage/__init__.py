@@ -1,0 +1,40 @@
+"""The experiment/trial storage protocol of Orion, written once over :mod:`docstore.database`.
+
+``setup_storage(uri)`` opens a :class:`Storage` on any engine (a JSON file, MongoDB,
+mongomock, memory); every method behaves the same on each. It keeps Orion's
+``BaseStorageProtocol`` names, arguments and meanings (``reserve_trial``,
+``set_trial_status(trial, status, was=...)``, ``acquire_algorithm_lock``, ...) and
+Orion's document layout and collection names (``experiments``, ``trials``,
+``benchmarks``, ``algo``), and adds a lease to the algorithm lock. This package reaches
+engines only through the facade: it never imports an engine, pymongo or filelock.
+"""
+
+from __future__ import annotations
+
+from docstore.storage.documents import Experiment, Trial, Values, trial_hash
+from docstore.storage.errors import ConflictingArguments, InvalidTransition, UnknownExperiment, UnknownStatus
+from docstore.storage.lock import LockedAlgorithmState
+from docstore.storage.protocol import DEFAULT_URI, Storage, setup_storage
+from docstore.storage.readonly import READ_METHODS, ReadOnlyStorage
+from docstore.storage.status import ENDED, PENDING, STATUSES, TRANSITIONS
+
+__all__ = [
+    "DEFAULT_URI",
+    "ENDED",
+    "PENDING",
+    "READ_METHODS",
+    "STATUSES",
+    "TRANSITIONS",
+    "ConflictingArguments",
+    "Experiment",
+    "InvalidTransition",
+    "LockedAlgorithmState",
+    "ReadOnlyStorage",
+    "Storage",
+    "Trial",
+    "UnknownExperiment",
+    "UnknownStatus",
+    "Values",
+    "setup_storage",
+    "trial_hash",
+]
