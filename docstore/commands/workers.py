@@ -168,7 +168,7 @@ class ProcessPool:
 
     def held(self) -> list[str]:
         """Trials that workers still hold (a worker killed mid-trial leaves its uid here)."""
-        values = [bytes(a.value) for a in self._arrays]  # a char array has .value
+        values = [bytes(a.value) for a in self._arrays]  # type: ignore[attr-defined]  # a char array has .value
         return [v.decode() for v in values if v]
 
     def errors(self) -> list[str]:

@@ -2,21 +2,21 @@
 
 Every filter, update, projection and sort is validated here before it reaches any
 engine, so every engine accepts exactly the same language and rejects the rest with
-the same error. This package imports nothing else of docstore but its errors.
+the same error (:class:`~docstore.errors.UnsupportedQuery`, naming the operator).
+The JSON engine also evaluates them here. This package imports nothing else of
+docstore but its errors.
 """
 
 from __future__ import annotations
 
-from .copying import deep_copy
 from .filters import Filter, compile_filter
 from .projections import Projection, compile_projection
 from .sorting import Sort, compile_sort
 from .updates import Update, compile_update
-from .validation import validate_document, validate_value
-from .values import MISSING, compare, values_equal
+from .validation import validate_document
+from .values import compare, values_equal
 
 __all__ = [
-    "MISSING",
     "Filter",
     "Projection",
     "Sort",
@@ -26,8 +26,6 @@ __all__ = [
     "compile_projection",
     "compile_sort",
     "compile_update",
-    "deep_copy",
     "validate_document",
-    "validate_value",
     "values_equal",
 ]

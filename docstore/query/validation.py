@@ -19,6 +19,8 @@ def validate_document(doc: Mapping[str, Any]) -> None:
     if not isinstance(doc, Mapping):
         raise InvalidDocument(f"a document must be a dict, not {type(doc).__name__}")
     _check_mapping(doc, "")
+    if type(doc.get("_id")) is list:
+        raise InvalidDocument("_id cannot be an array", path="_id")
 
 
 def validate_value(value: Any, path: str) -> None:
