@@ -96,3 +96,26 @@ def db(store_uri: str) -> Iterator[docstore.Database]:
             for name in database.list_collection_names():
                 database.drop_collection(name)
         database.close()
+
+
+# Where the test server (secantusdb) departs from MongoDB's documented behaviour, the
+# conformance test keeps MongoDB's answer and is expected to fail on that server only.
+# strict=True: when secantusdb is fixed, the unexpected pass turns the build red, so the
+# entry gets removed. A real MongoDB ($DOCSTORE_TEST_MONGODB_URI) runs them all normally.
+SECANTUS_DIVERGENCES = {
+    "test_array_filters[mongodb-all-of-array]": (
+        "secantusdb: {$all: [[a, b]]} does not match the array [a, b] itself; MongoDB does"
+    ),
+    "test_set_appends_new_fields_in_lexicographic_order[mongodb]": (
+        "secantusdb: $set appends new fields in the order given; MongoDB 5.0+ appends them in lexicographic order"
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("DOCSTORE_TEST_MONGODB_URI"):
+        return
+    for item in items:
+        reason = SECANTUS_DIVERGENCES.get(item.name)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
