@@ -1,0 +1,138 @@
+"""The journal, ``study.json.journal``: the effects of every operation since the snapshot.
+
+One CRC-framed JSON object per line (see :mod:`docstore_jsonfile.codec`)::
+
+    {"crc":"…","gen":7,"journal":"docstore-jsonfile","version":1}      <- line 1, the header
+    {"crc":"…","gen":7,"ops":[["put","trials",{"_id":"…","status":"reserved"}]]}
+    {"crc":"…","gen":7,"ops":[["del","trials","…"],["del","trials","…"]]}
+
+``ops`` lists one operation's effects, applied all together or not at all:
+``["put", collection, document]``, ``["del", collection, id]``,
+``["index", collection, {"name", "key", "unique"}]``, ``["unindex", collection, name]``,
+``["drop", collection]``. Values are relaxed Extended JSON.
+
+The generation rule. A journal of generation G holds the operations made after the
+snapshot of generation G. Compaction writes snapshot G+1 (temporary file, fsync, rename,
+fsync the directory), then replaces the journal by a fresh one of generation G+1 the same
+way. So on opening, with a snapshot of generation S:
+
+* journal header G == S: replay its lines;
+* G == S - 1: compaction stopped between the two renames; everything in this journal is
+  already in the snapshot, so it is ignored, and the next writer replaces it;
+* no journal (or an empty file): nothing since the snapshot;
+* anything else, a line of another generation, a damaged line with lines after it:
+  ``StoreCorrupted``. Only the last line may be torn (a crash in mid-append, never
+  acknowledged); readers ignore it and the next writer cuts it off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from docstore.errors import StoreCorrupted
+from docstore_jsonfile.codec import decode_document, decode_value, encode_document, encode_value, frame, unframe
+from docstore_jsonfile.snapshot import FORMAT, VERSION, index_from_json, index_to_json
+from docstore_jsonfile.store import Effect
+
+__all__ = ["encode_effects", "header_line", "operation_line", "read_header", "scan"]
+
+
+def header_line(generation: int) -> bytes:
+    return frame({"gen": generation, "journal": FORMAT, "version": VERSION})
+
+
+def operation_line(generation: int, effects: list[Effect]) -> bytes:
+    return frame({"gen": generation, "ops": encode_effects(effects)})
+
+
+def encode_effects(effects: list[Effect]) -> list[list[Any]]:
+    encoded: list[list[Any]] = []
+    for kind, name, payload in effects:
+        if kind == "put":
+            encoded.append([kind, name, encode_document(payload)])
+        elif kind == "del":
+            encoded.append([kind, name, encode_value(payload)])
+        elif kind == "index":
+            encoded.append([kind, name, index_to_json(payload)])
+        elif kind == "unindex":
+            encoded.append([kind, name, payload])
+        else:
+            encoded.append([kind, name])
+    return encoded
+
+
+def _decode_effect(raw: Any) -> Effect:
+    if type(raw) is not list or len(raw) not in (2, 3) or type(raw[1]) is not str:
+        raise ValueError(f"not an effect: {raw!r:.80}")
+    kind, name, payload = raw[0], raw[1], raw[2] if len(raw) == 3 else None
+    if kind == "put" and type(payload) is dict and "_id" in payload:
+        return (kind, name, decode_document(payload))
+    if kind == "del" and len(raw) == 3:
+        return (kind, name, decode_value(payload))
+    if kind == "index":
+        return (kind, name, index_from_json(payload))
+    if kind == "unindex" and type(payload) is str:
+        return (kind, name, payload)
+    if kind == "drop" and len(raw) == 2:
+        return (kind, name, None)
+    raise ValueError(f"not an effect: {raw!r:.80}")
+
+
+def _damaged(path: str, line: int, problem: str) -> StoreCorrupted:
+    return StoreCorrupted(
+        f"the journal {path} is damaged at line {line}: {problem}; it was left untouched", path=path, line=line
+    )
+
+
+def read_header(data: bytes, path: str) -> tuple[int, int]:
+    """The generation a journal's header names, and the header's length in bytes."""
+    end = data.find(b"\n")
+    record = unframe(data[:end]) if end >= 0 else None
+    if record is None or record.get("journal") != FORMAT:
+        raise _damaged(path, 1, f"the first line is not an intact {FORMAT} journal header")
+    if record.get("version") != VERSION:
+        raise _damaged(
+            path, 1, f"unknown journal format version {record.get('version')!r}; this docstore reads {VERSION}"
+        )
+    generation = record.get("gen")
+    if type(generation) is not int:
+        raise _damaged(path, 1, f"bad generation {generation!r}")
+    return generation, end + 1
+
+
+def scan(
+    data: bytes, *, path: str, generation: int, line: int, apply: Callable[[list[Effect]], None]
+) -> tuple[int, int, bool]:
+    """Apply the operation lines in ``data`` (journal bytes up to its end; ``line`` lines came before).
+
+    Returns ``(bytes consumed, lines consumed in all, torn)``, where ``torn`` says bytes
+    after the consumed ones form a torn last line.
+    """
+    position, size = 0, len(data)
+    while position < size:
+        end = data.find(b"\n", position)
+        if end < 0:
+            return position, line, True
+        record = unframe(data[position:end])
+        if record is None:
+            if end + 1 == size:
+                return position, line, True
+            raise _damaged(
+                path, line + 1, "the line is not an intact record (bad checksum or not JSON), and lines follow it"
+            )
+        if record.get("gen") != generation:
+            raise _damaged(
+                path, line + 1, f"the line belongs to generation {record.get('gen')!r}, the journal to {generation}"
+            )
+        operations = record.get("ops")
+        if type(operations) is not list:
+            raise _damaged(path, line + 1, "the line has no list of effects")
+        try:
+            effects = [_decode_effect(raw) for raw in operations]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _damaged(path, line + 1, str(exc)) from None
+        apply(effects)
+        position = end + 1
+        line += 1
+    return position, line, False

@@ -1,0 +1,264 @@
+"""The locked JSON file engine: a snapshot, a journal of effects, a lock.
+
+A write: take the lock; catch up with what other processes appended to the journal since
+this one last looked (or reload, if one of them compacted); plan the operation against
+that state (if it fails, nothing changed); append one line; apply it in memory; release;
+then ``fdatasync`` and acknowledge. Syncing after the release is *group commit*: one
+``fdatasync`` makes every byte written before it durable, so writers in other processes
+append while this one waits on the disk, and each acknowledgement still implies every
+earlier line is durable. A read takes the lock only to catch up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
+
+from docstore.engine import Capabilities
+from docstore.errors import InvalidDocument, InvalidOperation, LockAcquisitionTimeout, ReadOnlyError, StoreCorrupted
+from docstore_jsonfile.check import check_store, compare_stores
+from docstore_jsonfile.engine import StoreEngine
+from docstore_jsonfile.files import StoreLock, datasync
+from docstore_jsonfile.options import Options, parse_options
+from docstore_jsonfile.planner import Plan
+from docstore_jsonfile.snapshot import META_TABLE
+from docstore_jsonfile.state import FileState, compact, load, start_journal
+from docstore_jsonfile.store import Store
+
+if TYPE_CHECKING:
+    from docstore.uri import ParsedURI
+
+__all__ = ["JsonFileEngine"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_open_engines: weakref.WeakSet[JsonFileEngine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for engine in list(_open_engines):
+        engine._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _read_only_reason(path: str, requested: bool) -> str | None:
+    """Why the store cannot be written, or None. Root ignores permissions: look at the mode bits too."""
+    if requested:
+        return "it was opened with read_only=True"
+    for target in (path, path + ".journal"):
+        if os.path.exists(target):
+            mode = os.stat(target).st_mode
+            if not mode & 0o222 or not os.access(target, os.W_OK):
+                return f"{target} has no write permission"
+    folder = os.path.dirname(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"its folder {folder} is not writable"
+    return None
+
+
+class JsonFileEngine(StoreEngine):
+    """``study.json``, ``json:///abs/study.json``, ``json://relative/study.json``."""
+
+    capabilities = Capabilities(
+        persistent=True,
+        multi_process=True,
+        atomic_multi_update=True,
+        description="a JSON snapshot (TinyDB format) plus an fdatasync'ed journal, under a file lock",
+    )
+
+    def __init__(self, path: str, *, uri: str | None = None, options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.path = os.path.abspath(path)
+        self.uri = uri or path
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"cannot open the store {self.path}: the folder {folder} does not exist")
+        self.read_only_reason = _read_only_reason(self.path, self.options.read_only)
+        if self.read_only_reason and not os.path.exists(self.path):
+            raise FileNotFoundError(f"no store at {self.path} to open read-only ({self.read_only_reason})")
+        self._mutex = threading.RLock()
+        self._lock = StoreLock(self.path + ".lock", self.options.lock_timeout, writable=self.read_only_reason is None)
+        self._wrote = False
+        self._compaction_failed_at = -(1 << 62)
+        self._closed = False
+        self._fork_pending = False
+        self._state = FileState.unloaded(self.path)
+        try:
+            with self._locked():
+                self._state = load(self.path, writable=self.read_only_reason is None, create=True)
+        except BaseException:
+            self._lock.close()
+            raise
+        _open_engines.add(self)
+
+    @classmethod
+    def from_uri(cls, parsed: ParsedURI, **options: Any) -> JsonFileEngine:
+        uri = parsed.redacted
+        path, from_uri = parsed.location, dict(parsed.options)
+        if "://" not in parsed.raw and "?" in path:  # a plain path with options: study.json?durable=false
+            path, _, query = path.partition("?")
+            from_uri = dict(parse_qsl(query, keep_blank_values=True))
+        if not path:
+            raise FileNotFoundError(f"the URI {uri!r} names no file")
+        return cls(path, uri=uri, options=parse_options(from_uri, options, uri=uri))
+
+    # -- locking and catching up -------------------------------------------------------
+    def _locked(self) -> _Held:
+        self._usable()  # after a fork, drop the parent's lock descriptor before locking anything
+        return _Held(self._lock)
+
+    def _forked(self) -> None:
+        self._mutex = threading.RLock()
+        self._fork_pending = True
+
+    def _usable(self) -> FileState:
+        if self._closed:
+            raise InvalidOperation(f"the store {self.path} is closed", operator="closed")
+        if self._fork_pending:  # the parent's descriptors and lock are the parent's
+            self._lock.reopen()
+            self._state.close()
+            self._state = FileState.unloaded(self.path)
+            self._fork_pending = False
+        return self._state
+
+    def _catch_up(self) -> FileState:
+        """Bring the state up to date with the files; the lock is held."""
+        state = self._usable()
+        if state.is_current():
+            return state
+        fresh = state.follow(writable=self.read_only_reason is None)
+        if fresh is not state:
+            state.close()
+            self._state = fresh
+        return fresh
+
+    def _read(self, query: Callable[[Store], T]) -> T:
+        with self._mutex:
+            with self._locked():
+                state = self._catch_up()
+            return query(state.store)
+
+    def _write(self, change: Callable[[Store], Plan]) -> Plan:
+        with self._mutex:
+            if self.read_only_reason is not None:
+                raise ReadOnlyError(
+                    f"cannot write to the store {self.path}: it is read-only ({self.read_only_reason})", path=self.path
+                )
+            with self._locked():
+                state = self._catch_up()
+                plan = change(state.store)
+                if not plan.effects:
+                    return plan
+                if state.journal_fd is None or state.stale_journal:
+                    state = self._state = start_journal(state)
+                state.append(plan.effects)
+                self._wrote = True
+                if self._compaction_due(state) and self._compact_quietly(state):
+                    return plan  # the new snapshot was fsynced: the change is durable
+            if self.options.durable and state.journal_fd is not None:
+                try:
+                    datasync(state.journal_fd)
+                except OSError:
+                    # after a failed sync the kernel may have dropped the data: trust the files, not memory
+                    state.snapshot_id = None
+                    raise
+            return plan
+
+    def _compaction_due(self, state: FileState) -> bool:
+        journal = state.offset
+        return (
+            journal > self.options.compact_min_bytes
+            and journal > self.options.compact_ratio * state.snapshot_size
+            and journal > self._compaction_failed_at + self.options.compact_min_bytes
+        )
+
+    def _compact_quietly(self, state: FileState) -> bool:
+        """Automatic compaction: the operation it follows is in the journal already, so a failure
+        (a full disk) is logged, not raised, and not retried before the journal grows some more."""
+        try:
+            self._state = compact(state)
+        except OSError as exc:
+            self._compaction_failed_at = state.offset
+            log.warning("docstore: could not compact %s (%s); its journal keeps every change", self.path, exc)
+            return False
+        self._compaction_failed_at = -(1 << 62)
+        return True
+
+    def _checked_name(self, collection: str) -> str:
+        if collection == META_TABLE:
+            raise InvalidDocument(f"{META_TABLE!r} is reserved for the store's own metadata", path=collection)
+        return collection
+
+    # -- maintenance -----------------------------------------------------------------
+    def compact(self) -> None:
+        """Fold the journal into a new snapshot now (the same steps as automatic compaction)."""
+        with self._mutex:
+            if self.read_only_reason is not None:
+                raise ReadOnlyError(
+                    f"cannot compact {self.path}: it is read-only ({self.read_only_reason})", path=self.path
+                )
+            with self._locked():
+                self._state = compact(self._catch_up())
+
+    def check(self) -> list[str]:
+        """Findings about the in-memory state and the files (journal generation, equality). Repairs nothing."""
+        with self._mutex:
+            with self._locked():
+                state = self._catch_up()
+                findings = check_store(state.store)
+                try:
+                    on_disk = load(self.path, writable=False, create=False)
+                except StoreCorrupted as exc:
+                    return [*findings, f"the files cannot be loaded: {exc}"]
+                try:
+                    findings.extend(on_disk.generation_findings(state))
+                    findings.extend(compare_stores(state.store, on_disk.store))
+                finally:
+                    on_disk.close()
+            return findings
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                if self.options.compact_on_close and self._wrote and not self._fork_pending:
+                    self._compact_on_close()
+            finally:
+                self._closed = True
+                self._state.close()
+                self._state = FileState.unloaded(self.path)  # let the documents go, even if we are kept
+                self._lock.close()
+                _open_engines.discard(self)
+
+    def _compact_on_close(self) -> None:
+        try:
+            with self._locked():
+                state = self._catch_up()
+                if state.has_operations():
+                    self._state = compact(state)
+        except (LockAcquisitionTimeout, OSError) as exc:  # the journal still holds everything
+            log.warning("docstore: could not compact %s on close (%s); its journal keeps every change", self.path, exc)
+
+
+class _Held:
+    """``with``: hold the store's file lock."""
+
+    __slots__ = ("lock",)
+
+    def __init__(self, lock: StoreLock) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
