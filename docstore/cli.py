@@ -168,6 +168,23 @@ def _add_maintenance(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     plot.add_argument("-o", "--output", default="regret.png", metavar="FILE", help="image file (default: regret.png)")
 
 
+def _add_integrations(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dashboard = _sub(subparsers, "dashboard", "serve optuna-dashboard on an Optuna study kept in docstore", [
+        "docstore dashboard study.json --port 8080",
+        'pip install "docstore[dashboard]"             # if optuna-dashboard is missing',
+    ])  # fmt: skip
+    _add_positional_uri(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=_positive, default=8080, help="port (default: 8080)")
+
+    orion = _sub(subparsers, "import-orion", "copy an Orion PickledDB file (experiments, trials, ...) into a store", [
+        "docstore import-orion orion_db.pkl study.json",
+        "docstore import-orion ~/.local/share/orion/orion_db.pkl mongodb://localhost/orion",
+    ])  # fmt: skip
+    orion.add_argument("pickle", metavar="ORION_DB.pkl")
+    orion.add_argument("destination", metavar="DST_URI")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docstore",
@@ -193,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspection(subparsers)
     _add_transfer(subparsers)
     _add_maintenance(subparsers)
+    _add_integrations(subparsers)
     return parser
 
 
@@ -207,6 +225,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "cmd_check"),
     "compact": ("check", "cmd_compact"),
     "plot": ("plot", "cmd_plot"),
+    "dashboard": ("integrations", "cmd_dashboard"),
+    "import-orion": ("integrations", "cmd_import_orion"),
 }
 
 

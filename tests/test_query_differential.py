@@ -1,6 +1,7 @@
-"""Differential tests: random documents, filters, updates and sorts give the same results on
-docstore's pure-Python evaluator (``memory://``), on ``mongomock://`` and on a real
-MongoDB-wire server (secantusdb, or ``$DOCSTORE_TEST_MONGODB_URI``).
+"""Differential tests through the engines: random documents, filters, updates and sorts
+give the same results on ``memory://`` (docstore's evaluator), on ``mongomock://`` and on
+a MongoDB-wire server (secantusdb, or ``$DOCSTORE_TEST_MONGODB_URI``), through the facade.
+The evaluator itself is compared with the server in tests/query/test_differential.py.
 
 Where the wire server used here departs from MongoDB's documented behaviour, the
 strategy leaves that corner out, with a comment saying which and why.
@@ -38,7 +39,9 @@ values = st.recursive(
     max_leaves=4,
 )
 documents = st.lists(st.dictionaries(st.sampled_from(FIELDS), values, max_size=3), min_size=1, max_size=8)
-paths = st.sampled_from(["a", "b", "c", "a.p", "b.q", "a.0"])
+# No numeric path components: secantusdb matches {"a.0": null} on {"a": []}, MongoDB does
+# not (tests/query/test_differential.py has the evaluator-level cases and the exclusion).
+paths = st.sampled_from(["a", "b", "c", "a.p", "b.q"])
 comparable = st.one_of(scalars, st.lists(scalars, max_size=2))
 
 
