@@ -275,7 +275,9 @@ class Collection:
     def update_many(self, filter: Mapping[str, Any], update: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
         return self._update(filter, _update(update, replacement=False), upsert, multi=True)
 
-    def replace_one(self, filter: Mapping[str, Any], replacement: Mapping[str, Any], upsert: bool = False) -> UpdateResult:
+    def replace_one(
+        self, filter: Mapping[str, Any], replacement: Mapping[str, Any], upsert: bool = False
+    ) -> UpdateResult:
         return self._update(filter, _update(replacement, replacement=True), upsert, multi=False)
 
     def delete_one(self, filter: Mapping[str, Any]) -> DeleteResult:

@@ -92,7 +92,9 @@ def canonical(value: Any, path: str = "", *, allow_regex: bool = False) -> Any:
             out[key] = canonical(item, f"{path}.{key}" if path else key, allow_regex=allow_regex)
         return out
     if isinstance(value, (list, tuple)):
-        return [canonical(item, f"{path}.{i}" if path else str(i), allow_regex=allow_regex) for i, item in enumerate(value)]
+        return [
+            canonical(item, f"{path}.{i}" if path else str(i), allow_regex=allow_regex) for i, item in enumerate(value)
+        ]
     if isinstance(value, _dt.datetime):
         return utc_datetime(value)
     if isinstance(value, (bytearray, memoryview)):

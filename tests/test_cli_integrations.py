@@ -14,7 +14,9 @@ import pytest
 from docstore.cli import main
 
 
-def test_import_orion_of_a_missing_file_exits_2_with_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_orion_of_a_missing_file_exits_2_with_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = tmp_path / "orion_db.pkl"
     assert main(["import-orion", str(missing), str(tmp_path / "dst.json")]) == 2
     err = capsys.readouterr().err
