@@ -41,7 +41,7 @@ def test_dashboard_serves_a_study_from_a_json_store(tmp_path: Path) -> None:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "docstore", "dashboard", str(store), "--port", str(port)],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
@@ -53,9 +53,9 @@ def test_dashboard_serves_a_study_from_a_json_store(tmp_path: Path) -> None:
                     body = reply.read()
                 break
             except OSError:
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert server.poll() is None, server.communicate()[1].decode()
                 time.sleep(0.3)
         assert b"cli-dashboard" in body
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        server.communicate(timeout=20)  # reaps the process and closes the pipe
