@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import re
 import subprocess
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -46,8 +47,10 @@ STORAGES = {
 def orion_command() -> list[str]:
     """``orion`` itself when docstore's entry points are installed, else Orion's main behind an import."""
     registered = {ep.name for ep in importlib.metadata.entry_points(group="BaseStorageProtocol")}
-    if "docstore" in registered:
-        return [str(Path(sys.executable).with_name("orion"))]
+    script = Path(sys.executable).with_name("orion")
+    found = str(script) if script.exists() else shutil.which("orion")  # a venv may reuse the system's
+    if "docstore" in registered and found:
+        return [found]
     return [sys.executable, "-c", "import sys, docstore_orion; from orion.core.cli import main; sys.exit(main())"]
 
 
