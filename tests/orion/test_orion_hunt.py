@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
-import subprocess
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
