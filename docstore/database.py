@@ -236,15 +236,7 @@ class Collection:
         return_document: bool | ReturnDocument = ReturnDocument.BEFORE,
     ) -> dict[str, Any] | None:
         """Atomically update the first match; pymongo's default returns the document BEFORE."""
-        return self._engine.find_one_and_update(
-            self.name,
-            _filter(filter),
-            _update(update, replacement=False),
-            sort=_sort(sort),
-            projection=_projection(projection),
-            upsert=upsert,
-            return_after=bool(return_document),
-        )
+        return self._find_one_and(filter, _update(update, replacement=False), projection, sort, upsert, return_document)
 
     def find_one_and_replace(
         self,
@@ -255,10 +247,24 @@ class Collection:
         upsert: bool = False,
         return_document: bool | ReturnDocument = ReturnDocument.BEFORE,
     ) -> dict[str, Any] | None:
+        """Atomically replace the first match (``_id`` kept)."""
+        return self._find_one_and(
+            filter, _update(replacement, replacement=True), projection, sort, upsert, return_document
+        )
+
+    def _find_one_and(
+        self,
+        filter: Mapping[str, Any],
+        update: query.Update,
+        projection: Mapping[str, Any] | Sequence[str] | None,
+        sort: SortSpec,
+        upsert: bool,
+        return_document: bool | ReturnDocument,
+    ) -> dict[str, Any] | None:
         return self._engine.find_one_and_update(
             self.name,
             _filter(filter),
-            _update(replacement, replacement=True),
+            update,
             sort=_sort(sort),
             projection=_projection(projection),
             upsert=upsert,
