@@ -1,0 +1,48 @@
+"""``python -m benchmarks --quick`` runs end to end and prints a row for every contender it can import."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _importable(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def test_quick_run_prints_a_row_for_every_importable_contender(tmp_path: Path) -> None:
+    pytest.importorskip("docstore_jsonfile")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env.pop("DOCSTORE_BENCH_MONGODB_URI", None)  # no shared server in the test
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = done.stdout.split("\ncontender ", 1)[1]  # the final table, after its header
+    rows = [line for line in table.splitlines() if line and not line.startswith(("-", "machine", "wrote"))]
+    expected = ["docstore json durable ", "docstore json durable=false", "docstore memory://"]
+    expected += ["docstore mongomock://"] if _importable("mongomock") else []
+    expected += ["docstore secantusdb (wire)"] if _importable("secantus") else []
+    expected += ["orion 0.2.7 pickleddb", "orion 0.2.7 ephemeraldb"] if _importable("orion") else []
+    expected += ["optuna journal file", "optuna sqlite"] if _importable("optuna") else []
+    for name in expected:
+        measured = [line for line in rows if line.startswith(name) and " failed:" not in line]
+        assert len(measured) == 2, f"{name!r}: expected a measured row for 1 and 2 workers in\n{table}"
+    assert any(line.startswith("docstore $DOCSTORE_BENCH_MONGODB_URI") and "skipped:" in line for line in rows)
+    assert (tmp_path / "out" / "results.md").is_file()
+    assert (tmp_path / "out" / "results.csv").is_file()
