@@ -59,3 +59,26 @@ class TestCompareAndSet(CompareAndSetSuite):
 
 class TestRejections(RejectionSuite):
     pass
+
+
+def test_every_suite_of_docstore_testing_runs_here() -> None:
+    """A suite added to docstore.testing but not subclassed above would silently never run."""
+    from docstore import testing
+    from docstore.testing.engine_suite import EngineSuite
+
+    engine_suites = {
+        obj
+        for name in testing.__all__
+        if isinstance(obj := getattr(testing, name), type)
+        and name.endswith("Suite")
+        and obj is not EngineSuite
+        and obj.__module__.startswith("docstore.testing.engine_suite")
+    }
+    run_here = {
+        base
+        for cls in globals().values()
+        if isinstance(cls, type) and cls.__name__.startswith("Test")
+        for base in cls.__bases__
+    }
+    assert engine_suites, "docstore.testing exports no engine suite"
+    assert engine_suites <= run_here, sorted(s.__name__ for s in engine_suites - run_here)
