@@ -15,6 +15,7 @@ back from ``mongoexport``.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as _dt
 import math
 import os
@@ -22,11 +23,11 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from docstore.errors import InvalidDocument
 
-__all__ = ["canonical", "from_ejson", "new_id", "now", "to_ejson", "utc_datetime"]
+__all__ = ["canonical", "copy_tree", "from_ejson", "new_id", "now", "to_ejson", "utc_datetime"]
 
 UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,6 +69,34 @@ def now() -> _dt.datetime:
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SCALARS = (str, bool, float, type(None), bytes)
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, _dt.datetime, _dt.date, _dt.timedelta})
+
+
+_T = TypeVar("_T")
+
+
+def copy_tree(value: _T) -> _T:
+    """A deep copy of a document tree: dicts, lists and tuples copied, immutable scalars shared.
+
+    Several times faster than ``copy.deepcopy`` on documents (no memo, no ``__reduce__`` of
+    datetimes); any other object is handed to ``copy.deepcopy``.
+    """
+    return _copy_tree(value)  # type: ignore[no-any-return]
+
+
+def _copy_tree(value: Any) -> Any:
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        return {key: item if type(item) in _IMMUTABLE else _copy_tree(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _IMMUTABLE else _copy_tree(item) for item in value]
+    if kind is tuple:
+        return tuple(_copy_tree(item) for item in value)
+    return copy.deepcopy(value)
 
 
 def canonical(value: Any, path: str = "", *, allow_regex: bool = False) -> Any:

@@ -226,3 +226,23 @@ def test_from_ejson_mongoexport_forms(exported: dict[str, Any], expected: Any) -
 def test_from_ejson_leaves_plain_documents_alone() -> None:
     plain = {"a": {"b": [1, "x", None]}, "c": {"d": {}}}
     assert typed(from_ejson(plain)) == typed(plain)
+
+
+def test_copy_tree_copies_containers_and_deep_copies_other_objects() -> None:
+    from docstore.documents import copy_tree
+
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    marks = {1, 2}
+    tree = {"a": [1, {"b": when}], "t": (1, [2]), "s": marks, "n": None}
+    copied = copy_tree(tree)
+    assert copied == tree
+    assert copied is not tree
+    assert copied["a"] is not tree["a"]
+    assert copied["a"][1] is not tree["a"][1]
+    assert copied["t"][1] is not tree["t"][1]
+    assert copied["s"] is not marks  # anything else goes through copy.deepcopy
+    assert copied["a"][1]["b"] is when  # immutable values are shared
+    copied["a"][1]["b"] = None
+    copied["s"].add(3)
+    assert tree["a"][1]["b"] == when
+    assert marks == {1, 2}

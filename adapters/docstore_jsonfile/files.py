@@ -134,7 +134,8 @@ class StoreLock:
             os.close(self.fd)
         self._open()
 
-    def acquire(self) -> None:
+    def acquire(self, waiting: Callable[[], None] | None = None) -> None:
+        """Take the lock, polling; ``waiting`` is called between polls (useful work while another holds it)."""
         if self.fd is None:
             return
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
@@ -152,6 +153,8 @@ class StoreLock:
                     lock=self.path,
                     timeout=self.timeout,
                 )
+            if waiting is not None:
+                waiting()
             time.sleep(delay if deadline is None else min(delay, deadline - now))
             # short waits: a sleeping poller loses the lock to any process that takes it again at once
             delay = min(delay * 2 or 0.00005, 0.001)

@@ -7,7 +7,10 @@ One CRC-framed JSON object per line (see :mod:`docstore_jsonfile.codec`)::
     {"crc":"…","gen":7,"ops":[["del","trials","…"],["del","trials","…"]]}
 
 ``ops`` lists one operation's effects, applied all together or not at all:
-``["put", collection, document]``, ``["del", collection, id]``,
+``["put", collection, document]``, ``["set", collection, {"_id": id, field: value, ...}]``
+or ``["set", collection, {"_id": id, ...}, [removed fields]]`` (version 2: a stored
+document's new version as the top-level fields that changed; kept fields keep their
+place, new ones go last, as MongoDB orders them), ``["del", collection, id]``,
 ``["index", collection, {"name", "key", "unique"}]``, ``["unindex", collection, name]``,
 ``["drop", collection]``. Values are relaxed Extended JSON.
 
@@ -27,30 +30,44 @@ way. So on opening, with a snapshot of generation S:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from docstore.errors import StoreCorrupted
 from docstore_jsonfile.codec import decode_document, decode_value, encode_document, encode_value, frame, unframe
-from docstore_jsonfile.snapshot import FORMAT, VERSION, index_from_json, index_to_json
-from docstore_jsonfile.store import Effect
+from docstore_jsonfile.snapshot import FORMAT, index_from_json, index_to_json
+from docstore_jsonfile.store import Effect, Store
+from docstore_jsonfile.values import index_key, same_value
 
-__all__ = ["encode_effects", "header_line", "operation_line", "read_header", "scan"]
+__all__ = ["JOURNAL_VERSION", "encode_effects", "header_line", "operation_line", "read_header", "scan"]
+
+JOURNAL_VERSION = 2
+"""Version 2 added ``set`` lines; a version-1 journal (no ``set``) is read, and appended to without them."""
+_READABLE = (1, 2)
 
 
 def header_line(generation: int) -> bytes:
-    return frame({"gen": generation, "journal": FORMAT, "version": VERSION})
+    return frame({"gen": generation, "journal": FORMAT, "version": JOURNAL_VERSION})
 
 
-def operation_line(generation: int, effects: list[Effect]) -> bytes:
-    return frame({"gen": generation, "ops": encode_effects(effects)})
+def operation_line(generation: int, effects: list[Effect], store: Store | None = None) -> bytes:
+    """One journal line; with ``store`` (the state before ``effects``), new versions are written as patches."""
+    return frame({"gen": generation, "ops": encode_effects(effects, store)})
 
 
-def encode_effects(effects: list[Effect]) -> list[list[Any]]:
+def encode_effects(effects: list[Effect], store: Store | None = None) -> list[list[Any]]:
     encoded: list[list[Any]] = []
     for kind, name, payload in effects:
         if kind == "put":
-            encoded.append([kind, name, encode_document(payload)])
+            collection = None if store is None else store.get(name)
+            old = None if collection is None else collection.docs.get(index_key(payload["_id"]))
+            patch = None if old is None else _patch(old, payload)
+            if patch is None:
+                encoded.append([kind, name, encode_document(payload)])
+            else:
+                changed, removed = patch
+                encoded.append(["set", name, encode_document(changed), removed] if removed else
+                               ["set", name, encode_document(changed)])  # fmt: skip
         elif kind == "del":
             encoded.append([kind, name, encode_value(payload)])
         elif kind == "index":
@@ -62,12 +79,40 @@ def encode_effects(effects: list[Effect]) -> list[list[Any]]:
     return encoded
 
 
+def _patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+    """``new`` as ``old`` plus (``_id`` and the changed or added fields, removed fields), or None.
+
+    None when ``new`` does not keep ``old``'s remaining fields in their order, first (a
+    replacement that reorders): that version is written whole.
+    """
+    removed = [name for name in old if name not in new]
+    kept = len(old) - len(removed)
+    names = list(new)
+    if names[:kept] != [name for name in old if name in new]:
+        return None
+    changed: dict[str, Any] = {"_id": new["_id"]}
+    for name in names[:kept]:
+        value, before = new[name], old[name]
+        if value is not before and not same_value(before, value):
+            changed[name] = value
+    for name in names[kept:]:
+        changed[name] = new[name]
+    return changed, removed
+
+
 def _decode_effect(raw: Any) -> Effect:
-    if type(raw) is not list or len(raw) not in (2, 3) or type(raw[1]) is not str:
+    if type(raw) is not list or len(raw) not in (2, 3, 4) or type(raw[1]) is not str:
         raise ValueError(f"not an effect: {raw!r:.80}")
-    kind, name, payload = raw[0], raw[1], raw[2] if len(raw) == 3 else None
+    kind, name, payload = raw[0], raw[1], raw[2] if len(raw) >= 3 else None
+    if len(raw) == 4 and kind != "set":
+        raise ValueError(f"not an effect: {raw!r:.80}")
     if kind == "put" and type(payload) is dict and "_id" in payload:
         return (kind, name, decode_document(payload))
+    if kind == "set" and type(payload) is dict and "_id" in payload:
+        removed = raw[3] if len(raw) == 4 else []
+        if type(removed) is not list or not all(type(field) is str for field in removed):
+            raise ValueError(f"not an effect: {raw!r:.80}")
+        return ("patch", name, (decode_document(payload), tuple(removed)))
     if kind == "del" and len(raw) == 3:
         return (kind, name, decode_value(payload))
     if kind == "index":
@@ -85,20 +130,22 @@ def _damaged(path: str, line: int, problem: str) -> StoreCorrupted:
     )
 
 
-def read_header(data: bytes, path: str) -> tuple[int, int]:
-    """The generation a journal's header names, and the header's length in bytes."""
+def read_header(data: bytes, path: str) -> tuple[int, int, int]:
+    """The generation a journal's header names, the header's length in bytes, and its format version."""
     end = data.find(b"\n")
     record = unframe(data[:end]) if end >= 0 else None
     if record is None or record.get("journal") != FORMAT:
         raise _damaged(path, 1, f"the first line is not an intact {FORMAT} journal header")
-    if record.get("version") != VERSION:
+    version = record.get("version")
+    if version not in _READABLE or type(version) is not int:
+        newer = " (written by a newer docstore: upgrade docstore)" if type(version) is int and version > 2 else ""
         raise _damaged(
-            path, 1, f"unknown journal format version {record.get('version')!r}; this docstore reads {VERSION}"
+            path, 1, f"unknown journal format version {version!r}{newer}; this docstore reads {_READABLE}"
         )
     generation = record.get("gen")
     if type(generation) is not int:
         raise _damaged(path, 1, f"bad generation {generation!r}")
-    return generation, end + 1
+    return generation, end + 1, version
 
 
 def scan(
@@ -132,7 +179,10 @@ def scan(
             effects = [_decode_effect(raw) for raw in operations]
         except (ValueError, KeyError, TypeError) as exc:
             raise _damaged(path, line + 1, str(exc)) from None
-        apply(effects)
+        try:
+            apply(effects)
+        except ValueError as exc:  # a set line for a document the state does not hold
+            raise _damaged(path, line + 1, str(exc)) from None
         position = end + 1
         line += 1
     return position, line, False

@@ -112,8 +112,10 @@ class JsonFileEngine(StoreEngine):
 
     # -- locking and catching up -------------------------------------------------------
     def _locked(self) -> _Held:
-        self._usable()  # after a fork, drop the parent's lock descriptor before locking anything
-        return _Held(self._lock)
+        """``with``: hold the store's lock; while another process holds it, catch up with its writes."""
+        state = self._usable()  # after a fork, drop the parent's lock descriptor before locking anything
+        state.prefetch()  # most of the catching up, before the lock
+        return _Held(self._lock, state.prefetch)
 
     def _forked(self) -> None:
         self._mutex = threading.RLock()
@@ -250,15 +252,16 @@ class JsonFileEngine(StoreEngine):
 
 
 class _Held:
-    """``with``: hold the store's file lock."""
+    """``with``: hold the store's file lock (``waiting`` is called between polls for it)."""
 
-    __slots__ = ("lock",)
+    __slots__ = ("lock", "waiting")
 
-    def __init__(self, lock: StoreLock) -> None:
+    def __init__(self, lock: StoreLock, waiting: Callable[[], None]) -> None:
         self.lock = lock
+        self.waiting = waiting
 
     def __enter__(self) -> None:
-        self.lock.acquire()
+        self.lock.acquire(self.waiting)
 
     def __exit__(self, *exc: object) -> None:
         self.lock.release()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from docstore.errors import StoreCorrupted
 from docstore_jsonfile.files import read_all, replace_atomically, write_all
-from docstore_jsonfile.journal import header_line, operation_line, read_header, scan
+from docstore_jsonfile.journal import JOURNAL_VERSION, header_line, operation_line, read_header, scan
 from docstore_jsonfile.snapshot import decode_snapshot, encode_snapshot
 from docstore_jsonfile.store import Effect, Store
 
@@ -44,6 +44,8 @@ class FileState:
     lines: int = 0
     torn: bool = False
     """The bytes after ``offset`` are a torn last line: ignored, and cut off by the next writer."""
+    journal_version: int = 2
+    """The journal's format version (a version-1 journal gets no ``set`` lines)."""
     stale_journal: bool = False
     """The journal is the previous generation's (compaction stopped between its two renames)."""
 
@@ -86,16 +88,63 @@ class FileState:
         consumed, lines, torn = scan(
             data, path=self.journal_path, generation=self.generation, line=self.lines, apply=batches.append
         )
-        for effects in batches:
-            self.store.apply(effects)
+        self._apply(batches)
         self.offset += consumed
         self.lines, self.torn = lines, torn
         return self
 
+    def _apply(self, batches: list[list[Effect]]) -> None:
+        """Apply caught-up lines; one that does not fit the state (a patch of a document it
+        does not hold) means the files are damaged: reload them next time, and say so."""
+        try:
+            for effects in batches:
+                self.store.apply(effects)
+        except ValueError as exc:
+            self.snapshot_id = None  # memory may be half-changed
+            raise StoreCorrupted(
+                f"the journal {self.journal_path} is damaged after line {self.lines}: {exc}", path=self.journal_path
+            ) from None
+
+    def prefetch(self) -> None:
+        """Apply the intact journal lines other processes appended since, WITHOUT the lock.
+
+        Decoding and applying other processes' operations is most of a write's work when
+        several processes share a store; done here, before the lock is taken, it runs in
+        parallel instead of inside the critical section, which then only catches up the
+        lines appended meanwhile. Only whole lines whose checksum holds are taken; the
+        first one that is not (a line being written right now, a torn or damaged one) ends
+        the pass, and the locked catch-up (:meth:`follow`) reads it and decides: it alone
+        may report damage or mark a torn line to cut. A compaction by another process
+        leaves the journal this state holds open intact, so its lines are still right for
+        this state; the locked catch-up then sees the new snapshot and reloads.
+        """
+        fd = self.journal_fd
+        if fd is None or self.stale_journal or self.snapshot_id is None:
+            return
+        try:
+            if os.fstat(fd).st_size <= self.offset:
+                return
+            data = read_all(fd, self.offset)
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1
+        if not end:
+            return
+        batches: list[list[Effect]] = []
+        try:
+            consumed, lines, _torn = scan(
+                data[:end], path=self.journal_path, generation=self.generation, line=self.lines, apply=batches.append
+            )
+            self._apply(batches)
+        except StoreCorrupted:
+            return  # the locked catch-up (a reload, if memory was touched) finds the same damage and reports it
+        self.offset += consumed
+        self.lines = lines
+
     def append(self, effects: list[Effect]) -> None:
         """Append one operation's line and apply it in memory (the caller syncs)."""
         assert self.journal_fd is not None
-        line = operation_line(self.generation, effects)
+        line = operation_line(self.generation, effects, self.store if self.journal_version >= 2 else None)
         if self.torn:
             os.ftruncate(self.journal_fd, self.offset)
             self.torn = False
@@ -172,7 +221,7 @@ def _replay(state: FileState, data: bytes) -> None:
     if not data:
         state.stale_journal = True  # nothing in it, and no header: the next writer starts it afresh
         return
-    generation, state.header_size = read_header(data, state.journal_path)
+    generation, state.header_size, state.journal_version = read_header(data, state.journal_path)
     if generation == state.generation - 1:
         state.stale_journal = True
         return
@@ -206,6 +255,7 @@ def start_journal(state: FileState) -> FileState:
     state.journal_fd, state.journal_ino = fd, os.fstat(fd).st_ino
     state.header_size = state.offset = os.fstat(fd).st_size
     state.lines, state.torn, state.stale_journal = 1, False, False
+    state.journal_version = JOURNAL_VERSION
     return state
 
 

@@ -2,7 +2,9 @@
 
 Every change, live or replayed from the journal, is a list of *effects* applied by
 :meth:`Store.apply`: ``("put", collection, document)`` stores a document (new or a new
-version), ``("del", collection, id)``, ``("index", collection, IndexSpec)``,
+version), ``("patch", collection, (fields, removed))`` a new version given by the fields
+that changed (replayed from the journal's ``set`` lines), ``("del", collection, id)``,
+``("index", collection, IndexSpec)``,
 ``("unindex", collection, name)``, ``("drop", collection, None)``. Effects say what the
 state becomes, not what a caller asked, so replaying them gives every process the same
 state. They are checked (unique keys) before the journal line is written; applying them
@@ -159,6 +161,19 @@ class Collection:
         for unique in self.unique.values():
             unique.replace(id_key, old, document)
 
+    def patch(self, fields: Document, removed: tuple[str, ...]) -> None:
+        """Store a new version of a stored document: ``fields`` (``_id`` first) changed or added, ``removed`` gone.
+
+        Kept fields keep their place and added ones go last, as the writer's version has them.
+        """
+        old = self.docs.get(index_key(fields["_id"]))
+        if old is None:
+            raise ValueError(f"a patch of document {fields['_id']!r}, which {self.name!r} does not hold")
+        new = {name: fields.get(name, value) for name, value in old.items() if name not in removed}
+        if len(fields) > 1:
+            new.update(fields)
+        self.put(new)
+
     def delete(self, id_key: Hashable) -> None:
         old = self.docs.pop(id_key, None)
         if old is None:
@@ -311,6 +326,8 @@ class Store:
         for kind, name, payload in effects:
             if kind == "put":
                 self._create(name).put(payload)
+            elif kind == "patch":
+                self._create(name).patch(*payload)
             elif kind == "del":
                 collection = self.collections.get(name)
                 if collection is not None:

@@ -79,13 +79,14 @@ def _conflicts(paths: list[tuple[str, ...]]) -> None:
 class Update:
     """A validated update: operators, or a replacement document."""
 
-    __slots__ = ("_steps", "is_replacement", "spec")
+    __slots__ = ("_roots", "_steps", "is_replacement", "spec")
 
     def __init__(self, spec: dict[str, Any]) -> None:
         if not spec:
             raise UnsupportedQuery("update must not be empty", operator="update")
         self.spec = spec
         self._steps: list[tuple[str, bool, Step]] = []  # (operator, $setOnInsert only, step) in path order
+        self._roots: tuple[str, ...] = ()  # the top-level fields the steps may change
         operators = [key for key in spec if isinstance(key, str) and key.startswith("$")]
         self.is_replacement = not operators
         if self.is_replacement:
@@ -112,6 +113,7 @@ class Update:
         _conflicts(touched)
         entries.sort(key=lambda entry: _path_order(entry[0]))
         self._steps = [(op, op == "$setOnInsert", step) for _, op, step in entries]
+        self._roots = tuple(dict.fromkeys(parts[0] for parts in touched))
 
     def apply(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """The updated copy of ``doc`` (``doc`` itself is never changed); ``$setOnInsert`` is ignored."""
@@ -122,7 +124,13 @@ class Update:
             replaced: dict[str, Any] = {"_id": doc["_id"]} if "_id" in doc else {}
             replaced.update((key, deep_copy(value)) for key, value in self.spec.items() if key != "_id")
             return replaced
-        new: dict[str, Any] = deep_copy(dict(doc))
+        # copy on write: the fields no step touches are shared with ``doc`` (stored documents
+        # are never changed in place), the ones a step may change are copied first
+        new: dict[str, Any] = dict(doc)
+        for root in self._roots:
+            value = new.get(root)
+            if type(value) is dict or type(value) is list:
+                new[root] = deep_copy(value)
         for _, insert_only, step in self._steps:
             if not insert_only:
                 step(new)

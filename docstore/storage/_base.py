@@ -8,7 +8,6 @@ errors: nothing given is :class:`MissingArguments`, an object and an id that dis
 
 from __future__ import annotations
 
-import copy
 import os
 import secrets
 import socket
@@ -17,6 +16,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, NoReturn
 
 from docstore.database import Collection, Database
+from docstore.documents import copy_tree
 from docstore.errors import FailedUpdate, InvalidDocument, MissingArguments, ReadOnlyError, UnsupportedQuery
 from docstore.storage.documents import Trial
 from docstore.storage.errors import ConflictingArguments, UnknownExperiment
@@ -110,12 +110,12 @@ def write_back(target: Any, fields: Mapping[str, Any]) -> None:
     if isinstance(target, Trial):
         target._update(fields)
     elif isinstance(target, MutableMapping):
-        target.update(copy.deepcopy(dict(fields)))
+        target.update(copy_tree(dict(fields)))
     else:
         for key, value in fields.items():
             name = "id_override" if key == "_id" else key
             if hasattr(target, name):
-                setattr(target, name, copy.deepcopy(value))
+                setattr(target, name, copy_tree(value))
 
 
 def scoped(where: Mapping[str, Any] | None, **scope: Any) -> dict[str, Any]:
@@ -163,6 +163,8 @@ class StorageBase:
         """Refuse unknown experiments and impossible status changes (``False``: Orion's Legacy behaviour)."""
         self._worker = worker
         self._indexed: set[str] = set()
+        self._known: set[Any] = set()
+        """Experiment ids this Storage created or found: their trials need no second look (one round trip)."""
 
     @property
     def worker(self) -> str:
@@ -186,9 +188,32 @@ class StorageBase:
         self._indexed.add(name)
 
     def _require_experiment(self, uid: Any) -> None:
-        """Raise :class:`UnknownExperiment` when strict and no experiment has this ``_id``."""
-        if self.strict and self._coll(EXPERIMENTS).count_documents({"_id": uid}) == 0:
+        """Raise :class:`UnknownExperiment` when strict and no experiment has this ``_id``.
+
+        An experiment this Storage created or already found is not looked up again, so a
+        worker's calls stay one round trip each; one deleted since by another process is
+        then not noticed here (Orion never checks at all).
+        """
+        if not self.strict or self._is_known(uid):
+            return
+        if self._coll(EXPERIMENTS).count_documents({"_id": uid}) == 0:
             raise UnknownExperiment(f"no experiment has _id {uid!r}", uid=uid)
+        self._remember(uid)
+
+    def _is_known(self, uid: Any) -> bool:
+        try:
+            return uid in self._known
+        except TypeError:  # an unhashable id: always looked up
+            return False
+
+    def _remember(self, uid: Any, *, known: bool = True) -> None:
+        try:
+            if known:
+                self._known.add(uid)
+            else:
+                self._known.discard(uid)
+        except TypeError:
+            pass
 
     def _failed_trial_update(self, key: Mapping[str, Any], expected: Any, what: str) -> NoReturn:
         """Raise FailedUpdate after reading, once, the trial's stored status (only to report it)."""

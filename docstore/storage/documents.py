@@ -10,11 +10,11 @@ is a read-only mapping over an experiment document with named properties.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from docstore.documents import copy_tree
 from docstore.errors import InvalidDocument
 from docstore.storage.status import validate_status
 
@@ -86,7 +86,7 @@ def _value_list(raw: Any, field: str, allowed: tuple[str, ...]) -> list[dict[str
         kind = item.get("type")
         if kind is not None and kind not in allowed:
             raise InvalidDocument(f"trial {where} has type {kind!r}, not one of {allowed}", path=f"{where}.type")
-        out.append({"name": item["name"], "type": kind, "value": copy.deepcopy(item.get("value"))})
+        out.append({"name": item["name"], "type": kind, "value": copy_tree(item.get("value"))})
     names = [item["name"] for item in out]
     if len(set(names)) != len(names):
         raise InvalidDocument(f"trial {field} repeat a name: {names}", path=field)
@@ -126,7 +126,7 @@ class Values(Mapping[str, Any]):
 
     def to_list(self) -> list[dict[str, Any]]:
         """A copy in the stored layout: ``[{name, type, value}, ...]``."""
-        return copy.deepcopy(self._items)
+        return copy_tree(self._items)
 
     def __repr__(self) -> str:
         return f"Values({dict(self)!r})"
@@ -176,7 +176,7 @@ class Trial:
         doc.update(dict.fromkeys(TRIAL_FIELDS))
         doc["status"] = "new"
         for key, value in given.items():
-            doc[key] = copy.deepcopy(value)
+            doc[key] = copy_tree(value)
         doc["status"] = validate_status(doc["status"])
         doc["params"] = _value_list(doc["params"], "params", PARAM_TYPES)
         doc["results"] = _value_list(doc["results"], "results", RESULT_TYPES)
@@ -193,7 +193,7 @@ class Trial:
             out["_id"] = self._doc["_id"]
         out["id"] = self.id
         out.update((k, v) for k, v in self._doc.items() if k != "_id")
-        return copy.deepcopy(out)
+        return copy_tree(out)
 
     @property
     def id(self) -> str:
@@ -245,13 +245,13 @@ class Trial:
         if field == "id":
             return self.id
         value = self._doc.get(field)
-        return default if value is None else copy.deepcopy(value)
+        return default if value is None else copy_tree(value)
 
     def _update(self, fields: Mapping[str, Any]) -> None:
         """Set stored values the store returned (no validation: they were validated on the way in)."""
         for key, value in fields.items():
             if key != "id":
-                self._doc[key] = copy.deepcopy(value)
+                self._doc[key] = copy_tree(value)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Trial):
@@ -272,14 +272,14 @@ class Experiment(Mapping[str, Any]):
     def __init__(self, document: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         if document is not None and not isinstance(document, Mapping):
             raise InvalidDocument(f"an experiment document must be a dict, not {type(document).__name__}")
-        self._doc: dict[str, Any] = copy.deepcopy({**(document or {}), **fields})
+        self._doc: dict[str, Any] = copy_tree({**(document or {}), **fields})
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any]) -> Experiment:
         return cls(document)
 
     def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(self._doc)
+        return copy_tree(self._doc)
 
     def __getitem__(self, key: str) -> Any:
         return self._doc[key]

@@ -45,6 +45,7 @@ class ExperimentsMixin(AlgorithmLockMixin):
         except BaseException:
             experiments.delete_one({"_id": uid})
             raise
+        self._remember(uid)
         if isinstance(config, MutableMapping):
             config.setdefault("_id", uid)
         return document
@@ -67,6 +68,7 @@ class ExperimentsMixin(AlgorithmLockMixin):
         """Delete the experiment document (not its trials nor its lock, as in Orion); returns 0 or 1."""
         exp = experiment_uid(experiment, uid)
         deleted = self._coll(EXPERIMENTS).delete_one({"_id": exp}).deleted_count
+        self._remember(exp, known=False)
         if not deleted and self.strict:
             raise UnknownExperiment(f"no experiment has _id {exp!r}", uid=exp)
         return deleted

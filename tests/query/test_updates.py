@@ -293,3 +293,27 @@ def test_spec_and_repr() -> None:
     assert update.spec == {"$set": {"a": 1}}
     assert not update.is_replacement
     assert "Update" in repr(update)
+
+
+@pytest.mark.parametrize(
+    ("update", "changed"),
+    [
+        ({"$set": {"a.x": 2}}, "a"),
+        ({"$push": {"l": 4}}, "l"),
+        ({"$pull": {"l": 1}}, "l"),
+        ({"$unset": {"a.x": ""}}, "a"),
+        ({"$rename": {"a.x": "b.z"}}, "a"),
+    ],
+)
+def test_apply_copies_what_it_changes_and_never_the_input(update: dict[str, Any], changed: str) -> None:
+    doc = {"_id": 1, "a": {"x": 1}, "b": {"y": 2}, "l": [1, 2, 3], "c": {"deep": [1]}}
+    snapshot = {"_id": 1, "a": {"x": 1}, "b": {"y": 2}, "l": [1, 2, 3], "c": {"deep": [1]}}
+    new = compile_update(update).apply(doc)
+    assert doc == snapshot  # the input is never changed, even through shared parts
+    assert new[changed] != snapshot[changed]
+    assert new["c"] is doc["c"]  # untouched fields are shared (copy on write)
+    if isinstance(new[changed], dict):
+        new[changed]["scribble"] = 1
+    else:
+        new[changed].append(1)
+    assert doc == snapshot
