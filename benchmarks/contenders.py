@@ -47,6 +47,9 @@ class Contender:
     name = ""
     mode = PROCESSES
     durable_writes_per_trial = 0  # > 0: compare with the machine's limit (writes that fdatasync)
+    max_size: int | None = None
+    """The largest store size it is run at (None: any), and why not beyond: ``too_large``."""
+    too_large = ""
 
     def unavailable(self) -> str | None:
         """Why this contender cannot run here (None: it can)."""
@@ -82,6 +85,18 @@ class Docstore(Contender):
         self.note = note
         self.mode = THREADS if kind in ("memory", "mongomock") else PROCESSES
         self.durable_writes_per_trial = 4 if kind == "json" else 0
+        if kind == "mongomock":
+            self.max_size = 10_000
+            self.too_large = (
+                "mongomock keeps no indexes: every call scans the collection (about 30 ms per trial at 10k "
+                "already, 10x more at 100k); it is meant for tests, not studies of this size"
+            )
+        elif kind == "secantus":
+            self.max_size = 10_000
+            self.too_large = (
+                "SecantusDB, a pure-Python test server, scans the collection per command (over 1 s per trial "
+                "at 10k); a real MongoDB row comes from $DOCSTORE_BENCH_MONGODB_URI"
+            )
         self._server: Any = None
         self._runs = 0
 
@@ -186,6 +201,12 @@ def _branin(params: Any) -> float:
 class Orion(Contender):
     """Orion's own Legacy storage on its PickledDB (a pickled file) or EphemeralDB (in memory)."""
 
+    max_size = 10_000
+    too_large = (
+        "Orion's PickledDB loads and dumps the whole database at every call and EphemeralDB scans every "
+        "trial: over 1 s per trial at 10k already, so a 100k run would not finish a trial in the budget"
+    )
+
     def __init__(self, name: str, database: str) -> None:
         self.name = name
         self.database = database
@@ -249,6 +270,12 @@ class Orion(Contender):
 
 class Optuna(Contender):
     """Optuna's ask -> tell (RandomSampler) on JournalFileBackend or SQLite; N trials in all."""
+
+    max_size = 10_000
+    too_large = (
+        "Optuna's study starts empty and grows to N trials as it runs (no register-then-reserve), "
+        "and at 10k the budget already stops it after a few thousand: a 100k run would time the same trials"
+    )
 
     def __init__(self, name: str, backend: str) -> None:
         self.name = name

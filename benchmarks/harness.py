@@ -167,6 +167,26 @@ def machine_limit(folder: str, count: int) -> list[float]:
         limit.close()
 
 
+# ---------------------------------------------------------------- round trips
+
+
+def round_trips(repeat: int) -> str:
+    """The MongoDB engine's round trips per protocol call (``benchmarks/roundtrips.py``), as text."""
+    import importlib.util
+
+    uri = os.environ.get("DOCSTORE_BENCH_MONGODB_URI")
+    if uri is None and importlib.util.find_spec("secantus") is None:
+        return "round trips per protocol call: skipped (neither secantus nor $DOCSTORE_BENCH_MONGODB_URI)"
+    from benchmarks.roundtrips import format_table, measure
+
+    where = "$DOCSTORE_BENCH_MONGODB_URI" if uri else "SecantusDB in this process"
+    rows = measure(uri, repeat=repeat)
+    return (
+        f"round trips per protocol call, MongoDB engine ({where}; pymongo CommandListener; p50 of {repeat}):\n"
+        + format_table(rows)
+    )
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -296,13 +316,16 @@ def _ints(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 trials, 1 and 2 workers, 3 s budget")
-    parser.add_argument("--sizes", type=_ints, default=None, help="store sizes (default 1000,10000)")
+    parser.add_argument("--sizes", type=_ints, default=None, help="store sizes (default 1000,10000,100000)")
     parser.add_argument("--workers", type=_ints, default=None, help="worker counts (default 1,2,4)")
     parser.add_argument("--budget", type=float, default=None, help="seconds per run before it is stopped (default 10)")
     parser.add_argument("--only", default=None, help="comma-separated substrings: run only matching contenders")
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the .md, .csv and .png files")
+    parser.add_argument(
+        "--no-roundtrips", action="store_true", help="skip the round trips per protocol call (MongoDB engine)"
+    )
     args = parser.parse_args(argv)
-    sizes = args.sizes or ([200] if args.quick else [1000, 10000])
+    sizes = args.sizes or ([200] if args.quick else [1000, 10000, 100000])
     workers = args.workers or ([1, 2] if args.quick else [1, 2, 4])
     budget = args.budget or (3.0 if args.quick else 10.0)
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -335,13 +358,19 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             for n in workers:
                 for contender in available:
-                    run_folder = tempfile.mkdtemp(dir=folder)
                     row: dict[str, Any] = {
                         "contender": contender.name,
                         "mode": contender.mode,
                         "size": size,
                         "workers": n,
                     }
+                    if contender.max_size is not None and size > contender.max_size:
+                        if n == workers[0]:  # one row per size says why
+                            del row["workers"]
+                            row["note"] = f"not run above {contender.max_size} trials: {contender.too_large}"
+                            rows.append(row)
+                        continue
+                    run_folder = tempfile.mkdtemp(dir=folder)
                     try:
                         row.update(run_one(contender, run_folder, size, n, budget))
                     except Exception as exc:
@@ -373,6 +402,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{footer}")
         out.mkdir(parents=True, exist_ok=True)
         write_markdown(out / "results.md", rows, header + "\n\n" + footer)
+        if not args.no_roundtrips:
+            trips = round_trips(repeat=5 if args.quick else 50)
+            print(f"\n{trips}")
+            with (out / "results.md").open("a") as f:
+                f.write(f"\n```\n{trips}\n```\n")
         write_csv(out / "results.csv", rows)
         written = plot(out, rows)
         print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'}" + "".join(f", {p}" for p in written))

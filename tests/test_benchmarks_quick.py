@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import os
 import subprocess
@@ -46,3 +47,36 @@ def test_quick_run_prints_a_row_for_every_importable_contender(tmp_path: Path) -
     assert any(line.startswith("docstore $DOCSTORE_BENCH_MONGODB_URI") and "skipped:" in line for line in rows)
     assert (tmp_path / "out" / "results.md").is_file()
     assert (tmp_path / "out" / "results.csv").is_file()
+    if _importable("secantus"):  # the round trips per protocol call, counted on the wire
+        trips = done.stdout.split("round trips per protocol call", 1)[1]
+        assert any(line.split()[:2] == ["reserve_trial", "1"] for line in trips.splitlines() if line.strip())
+        assert "round trips per protocol call" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_a_contender_is_not_run_above_its_size_limit_and_the_table_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("docstore_jsonfile")
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import harness
+        from benchmarks.contenders import Docstore
+    finally:
+        sys.path.remove(str(ROOT))
+    small = Docstore("docstore memory:// (limited)", "memory")
+    small.max_size, small.too_large = 30, "a reason given by the contender"
+    monkeypatch.setattr(harness, "all_contenders", lambda: [small])
+    monkeypatch.setattr(harness, "machine_limit", lambda folder, count: [0.001] * count)
+    code = harness.main(
+        ["--sizes", "20,40", "--workers", "1,2", "--budget", "5", "--no-roundtrips", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    with (tmp_path / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["size"], r["workers"], r["completed"]) for r in rows] == [
+        ("20", "1", "20"),
+        ("20", "2", "20"),
+        ("40", "", ""),
+    ]
+    assert rows[2]["note"] == "not run above 30 trials: a reason given by the contender"
+    assert "not run above 30 trials" in capsys.readouterr().out

@@ -54,11 +54,8 @@ class Ranked:
         self.rank, self.position, self.id_key, self.document = rank, position, id_key, document
 
     def __lt__(self, other: Ranked) -> bool:
-        if self.rank < other.rank:
-            return True
-        if other.rank < self.rank:
-            return False
-        return self.position < other.position
+        order = self.rank._compare(other.rank)  # one comparison of the sort keys, not two
+        return order < 0 if order else self.position < other.position
 
 
 class _SortedView:
