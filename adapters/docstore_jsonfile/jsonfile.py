@@ -23,7 +23,7 @@ from docstore.engine import Capabilities
 from docstore.errors import InvalidDocument, InvalidOperation, LockAcquisitionTimeout, ReadOnlyError, StoreCorrupted
 from docstore_jsonfile.check import check_store, compare_stores
 from docstore_jsonfile.engine import StoreEngine
-from docstore_jsonfile.files import StoreLock, datasync
+from docstore_jsonfile.files import Presence, StoreLock, datasync
 from docstore_jsonfile.options import Options, parse_options
 from docstore_jsonfile.planner import Plan
 from docstore_jsonfile.snapshot import META_TABLE
@@ -86,6 +86,7 @@ class JsonFileEngine(StoreEngine):
             raise FileNotFoundError(f"no store at {self.path} to open read-only ({self.read_only_reason})")
         self._mutex = threading.RLock()
         self._lock = StoreLock(self.path + ".lock", self.options.lock_timeout, writable=self.read_only_reason is None)
+        self._presence: Presence | None = None
         self._wrote = False
         self._compaction_failed_at = -(1 << 62)
         self._closed = False
@@ -97,6 +98,8 @@ class JsonFileEngine(StoreEngine):
         except BaseException:
             self._lock.close()
             raise
+        if self.read_only_reason is None and self.options.compact_on_close:
+            self._presence = Presence(self.path + ".users")
         _open_engines.add(self)
 
     @classmethod
@@ -126,6 +129,8 @@ class JsonFileEngine(StoreEngine):
             raise InvalidOperation(f"the store {self.path} is closed", operator="closed")
         if self._fork_pending:  # the parent's descriptors and lock are the parent's
             self._lock.reopen()
+            if self._presence is not None:
+                self._presence.reopen()
             self._state.close()
             self._state = FileState.unloaded(self.path)
             self._fork_pending = False
@@ -232,8 +237,13 @@ class JsonFileEngine(StoreEngine):
             if self._closed:
                 return
             try:
-                if self.options.compact_on_close and self._wrote and not self._fork_pending:
-                    self._compact_on_close()
+                alone = True
+                if self._presence is not None and self._fork_pending:
+                    self._presence.forget()
+                elif self._presence is not None:
+                    alone = self._presence.leave()
+                if self.options.compact_on_close and self._wrote and not self._fork_pending and alone:
+                    self._compact_on_close()  # the last engine out folds the journal in
             finally:
                 self._closed = True
                 self._state.close()

@@ -24,7 +24,8 @@ class Options:
     compact_min_bytes: int = 1 << 20
     """... and this many bytes."""
     compact_on_close: bool = True
-    """Fold the journal into the snapshot on ``close`` if this process wrote, so TinyDB sees everything."""
+    """Fold the journal into the snapshot on ``close`` if this engine wrote and is the last one with the
+    store open (``study.json.users``), so TinyDB sees everything once the study's workers are done."""
 
 
 _TRUE = {"1", "true", "yes", "on"}
