@@ -261,49 +261,43 @@ def plot(folder: Path, rows: list[dict[str, Any]]) -> list[Path]:
         print("matplotlib is not installed: no plots (pip install matplotlib)")
         return []
     measured = [r for r in rows if r.get("completed")]
-    names = list(dict.fromkeys(r["contender"] for r in measured))
-    written = []
     fewest = min((r["workers"] for r in measured), default=1)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name in names:
-        points = sorted((r["size"], r["p50_ms"]) for r in measured if r["contender"] == name and r["workers"] == fewest)
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=name)
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="trials in the store",
-        ylabel="ms per trial (p50, one worker's loop)",
-        title=f"Time per trial vs store size ({fewest} worker{'s' if fewest > 1 else ''})",
-    )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    written.append(folder / "time_per_trial_vs_size.png")
-    fig.savefig(written[-1], dpi=80)
-    plt.close(fig)
     largest = max((r["size"] for r in measured), default=0)
+    by_size = _series(measured, "size", "p50_ms", workers=fewest)
+    by_workers = _series(measured, "workers", "trials_per_s", size=largest)
+    return [
+        _chart(plt, folder / "time_per_trial_vs_size.png", by_size, xscale="log", yscale="log",
+               xlabel="trials in the store", ylabel="ms per trial (p50, one worker's loop)",
+               title=f"Time per trial vs store size ({fewest} worker{'s' if fewest > 1 else ''})"),
+        _chart(plt, folder / "throughput_vs_workers.png", by_workers, xticks=sorted({r["workers"] for r in measured}),
+               yscale="log", xlabel="workers (processes; threads for in-process stores)", ylabel="trials/s",
+               title=f"Throughput vs workers ({largest} trials)"),
+    ]  # fmt: skip
+
+
+def _series(rows: list[dict[str, Any]], x: str, y: str, **where: Any) -> dict[str, list[tuple[Any, Any]]]:
+    """Per contender (in the order of the rows), its ``(x, y)`` points sorted, of the rows matching ``where``."""
+    names = dict.fromkeys(r["contender"] for r in rows)
+    matching = [r for r in rows if all(r[k] == v for k, v in where.items())]
+    return {name: sorted((r[x], r[y]) for r in matching if r["contender"] == name) for name in names}
+
+
+def _chart(plt: Any, path: Path, series: dict[str, list[tuple[Any, Any]]], xticks: list[int] | None = None,
+           **axes: Any) -> Path:  # fmt: skip
+    """One chart, a line per contender that has points, saved to ``path``; ``axes`` go to ``Axes.set``."""
     fig, ax = plt.subplots(figsize=(8, 5))
-    for name in names:
-        points = sorted(
-            (r["workers"], r["trials_per_s"]) for r in measured if r["contender"] == name and r["size"] == largest
-        )
+    for name, points in series.items():
         if points:
             ax.plot(*zip(*points, strict=True), marker="o", label=name)
-    ax.set(
-        yscale="log",
-        xlabel="workers (processes; threads for in-process stores)",
-        ylabel="trials/s",
-        title=f"Throughput vs workers ({largest} trials)",
-    )
-    ax.set_xticks(sorted({r["workers"] for r in measured}))
+    ax.set(**axes)
+    if xticks is not None:
+        ax.set_xticks(xticks)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    written.append(folder / "throughput_vs_workers.png")
-    fig.savefig(written[-1], dpi=80)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
-    return written
+    return path
 
 
 # ---------------------------------------------------------------- main

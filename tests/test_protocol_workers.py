@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,28 @@ def _reserve_then_hang(uri: str, eid: str, held: Connection) -> None:
         time.sleep(600)  # killed long before
 
 
+@contextlib.contextmanager
+def _reaping(storage: Storage, eid: str, timeout: float, every: float) -> Iterator[list[Any]]:
+    """Meanwhile, what a supervising worker does: lost trials go back to interrupted. Yields their ids."""
+    stop = threading.Event()
+    reaped: list[Any] = []
+
+    def reaper() -> None:
+        while not stop.wait(every):
+            for lost in storage.fetch_lost_trials(eid, timeout=timeout):
+                with contextlib.suppress(FailedUpdate):
+                    storage.set_trial_status(lost, "interrupted", was="reserved")
+                    reaped.append(lost.id_override)
+
+    thread = threading.Thread(target=reaper, daemon=True)
+    thread.start()
+    try:
+        yield reaped
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 @pytest.mark.timeout(90)
 def test_a_killed_workers_trial_is_taken_back_and_completed_once(tmp_path: Path) -> None:
     uri, trials = str(tmp_path / "study.json"), 60
@@ -132,22 +155,8 @@ def test_a_killed_workers_trial_is_taken_back_and_completed_once(tmp_path: Path)
         held = receiver.recv()
         os.kill(victim.pid or 0, signal.SIGKILL)
         victim.join(10)
-        stop, reaped = threading.Event(), []
-
-        def reaper() -> None:  # what a supervising worker does: lost trials go back to interrupted
-            while not stop.wait(0.1):
-                for lost in storage.fetch_lost_trials(eid, timeout=2.0):
-                    with contextlib.suppress(FailedUpdate):
-                        storage.set_trial_status(lost, "interrupted", was="reserved")
-                        reaped.append(lost.id_override)
-
-        thread = threading.Thread(target=reaper, daemon=True)
-        thread.start()
-        try:
+        with _reaping(storage, eid, timeout=2.0, every=0.1) as reaped:
             reports = _run_processes(uri, eid, trials, WORKERS - 1)
-        finally:
-            stop.set()
-            thread.join(10)
         assert reaped == [held]
         done = [uid for r in reports.values() for uid in r["done"]]
         assert held in done
@@ -250,22 +259,8 @@ def test_a_stalled_thread_meets_failed_update_only_for_its_taken_back_trial(mong
     trials = 80
     with setup_storage(mongomock_uri) as storage:
         eid = _seed(storage, trials)
-        stop, reaped = threading.Event(), []
-
-        def reaper() -> None:
-            while not stop.wait(0.05):
-                for lost in storage.fetch_lost_trials(eid, timeout=0.5):
-                    with contextlib.suppress(FailedUpdate):
-                        storage.set_trial_status(lost, "interrupted", was="reserved")
-                        reaped.append(lost.id_override)
-
-        thread = threading.Thread(target=reaper, daemon=True)
-        thread.start()
-        try:
+        with _reaping(storage, eid, timeout=0.5, every=0.05) as reaped:
             reports = _run_threads(storage, eid, trials, [1.5] + [0.0] * (WORKERS - 1))
-        finally:
-            stop.set()
-            thread.join(10)
         stalled, others = reports[0], reports[1:]
         assert len(reaped) == 1
         assert [uid for uid, _ in stalled["failed"]] == reaped  # told, for that trial only

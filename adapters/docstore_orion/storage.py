@@ -29,8 +29,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orion.core
-from orion.core.io.database import DatabaseError, DatabaseTimeout
-from orion.core.io.database import DuplicateKeyError as OrionDuplicateKeyError
+from orion.core.io.database import DatabaseError
 from orion.core.worker.trial import Trial as OrionTrial
 from orion.storage.base import (
     BaseStorageProtocol,
@@ -44,7 +43,7 @@ from orion.storage.base import (
 import docstore
 import docstore.storage
 from docstore.uri import redact
-from docstore_orion._convert import naive_utc, to_docstore, to_orion
+from docstore_orion._convert import database_errors, naive_utc, to_docstore, to_orion
 from docstore_orion.database import DEFAULT_HOST, DocstoreDB, store_uri
 
 __all__ = ["Docstore"]
@@ -59,21 +58,21 @@ _DATABASE_KEYS = ("type", "host", "name", "port", "username", "password")
 
 @contextlib.contextmanager
 def storage_errors() -> Iterator[None]:
-    """Re-raise docstore's errors as the exceptions Orion's code catches."""
-    try:
-        yield
-    except docstore.FailedUpdate as exc:
-        raise FailedUpdate(str(exc)) from exc
-    except docstore.DuplicateKeyError as exc:
-        raise OrionDuplicateKeyError(str(exc)) from exc
-    except docstore.LockAcquisitionTimeout as exc:
-        if exc.lock.startswith("algo:"):
-            raise LockAcquisitionTimeout(str(exc)) from exc
-        raise DatabaseTimeout(str(exc)) from exc
-    except docstore.MissingArguments as exc:
-        raise MissingArguments(str(exc)) from exc
-    except docstore.EngineUnavailable as exc:
-        raise DatabaseError(str(exc)) from exc
+    """Re-raise docstore's errors as the exceptions Orion's code catches.
+
+    The storage protocol's own first; the rest as :func:`database_errors` does for the database.
+    """
+    with database_errors():
+        try:
+            yield
+        except docstore.FailedUpdate as exc:
+            raise FailedUpdate(str(exc)) from exc
+        except docstore.LockAcquisitionTimeout as exc:
+            if exc.lock.startswith("algo:"):
+                raise LockAcquisitionTimeout(str(exc)) from exc
+            raise  # not the algorithm lock: a DatabaseTimeout
+        except docstore.MissingArguments as exc:
+            raise MissingArguments(str(exc)) from exc
 
 
 def to_orion_trial(trial: docstore.storage.Trial | Mapping[str, Any]) -> OrionTrial:
