@@ -13,7 +13,12 @@ import re
 from typing import Any
 
 __all__ = [
+    "BOOL",
+    "DATE",
     "MISSING",
+    "NULL",
+    "NUMBER",
+    "STRING",
     "NUMBER_ALIAS",
     "UNDEFINED",
     "bracket",

@@ -101,3 +101,34 @@ def test_reservations_take_the_oldest_pending_as_trials_come_and_go(local_db: do
         order.append(doc["_id"])
     assert order == ["late", "t18", *[f"t{i:02d}" for i in range(15, -1, -1) if i != 16], "t16"]
     assert local_db.check() == []
+
+
+def test_sorted_reservations_follow_bson_order_across_types_and_a_switch_to_full_comparisons(
+    local_db: docstore.Database,
+) -> None:
+    """Plain sort keys (numbers, strings, dates, null, booleans) are compared as tuples; a value that is
+    not plain (NaN, an array) makes the view compare in full from then on. Either way: BSON's order."""
+    import datetime as dt
+
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    values: list[Any] = [3, 2.5, "b", "a", when, None, True, False, -1, 2**62, 2.5]
+    trials = local_db["trials"]
+    trials.insert_many([{"_id": f"t{i:02d}", "status": "new", "submit": v} for i, v in enumerate(values)])
+    trials.insert_one({"_id": "t99", "status": "new"})  # missing sorts as null
+    sort = [("submit", 1), ("_id", 1)]
+    take = {"$set": {"status": "taken"}}
+    order = []
+    for step in range(len(values) + 1):
+        if step == 4:  # from now on the view holds values tuples cannot compare in BSON's order
+            trials.update_one({"_id": "t00"}, {"$set": {"submit": [7, 0]}})
+            trials.update_one({"_id": "t10"}, {"$set": {"submit": float("nan")}})
+        expected = _first_by(trials.find({"status": "new"}).to_list(), sort)
+        doc = trials.find_one_and_update({"status": "new"}, take, sort=sort)
+        assert doc is not None
+        assert expected is not None
+        assert doc["_id"] == expected["_id"], (step, order)
+        order.append(doc["_id"])
+    assert trials.find_one_and_update({"status": "new"}, take, sort=sort) is None
+    assert order[:4] == ["t05", "t99", "t08", "t01"]  # null, null (missing), then -1 < 2.5 (t01 before t10)
+    assert order[4:6] == ["t10", "t00"]  # NaN sorts below every number; an array by its smallest element
+    assert local_db.check() == []
