@@ -260,8 +260,8 @@ class Collection:
             per_path = [keys_by_path[path] for path in paths]
             keys = per_path[0] if len(paths) == 1 else list(itertools.product(*per_path))
             size = sum(hashed.size(key) for key in keys)
-            if size >= best_size:
-                continue
+            if size > best_size or (size == best_size and best[0] is not self.docs):
+                continue  # on a tie with a full scan, the index still wins: it may answer exactly, and sorted
             best_size = size
             found_parts = [part for key in keys if (part := hashed.lookup(key))]
             if len(found_parts) == 1:
