@@ -80,3 +80,22 @@ def test_a_contender_is_not_run_above_its_size_limit_and_the_table_says_why(
     ]
     assert rows[2]["note"] == "not run above 30 trials: a reason given by the contender"
     assert "not run above 30 trials" in capsys.readouterr().out
+
+
+def test_profile_loop_runs_and_reports_its_figures(tmp_path: Path) -> None:
+    pytest.importorskip("docstore_jsonfile")
+    done = subprocess.run(
+        [sys.executable, "benchmarks/profile_loop.py", "--kind", "json-fast", "--size", "60", "--workers", "2"]
+        + ["--profile", "3"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = done.stdout.splitlines()[0]
+    assert summary.startswith("docstore json-fast, 60 trials, 2 worker(s): 60 trials in "), summary
+    assert "us per trial; first trial " in summary
+    assert "Ordered by: internal time" in done.stdout  # the merged profile of both workers
