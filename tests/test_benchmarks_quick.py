@@ -84,9 +84,9 @@ def test_a_contender_is_not_run_above_its_size_limit_and_the_table_says_why(
 
 def test_profile_loop_runs_and_reports_its_figures(tmp_path: Path) -> None:
     pytest.importorskip("docstore_jsonfile")
+    options = ["--kind", "json-fast", "--size", "60", "--workers", "2", "--profile", "3"]
     done = subprocess.run(
-        [sys.executable, "benchmarks/profile_loop.py", "--kind", "json-fast", "--size", "60", "--workers", "2"]
-        + ["--profile", "3"],
+        [sys.executable, "benchmarks/profile_loop.py", *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
         capture_output=True,
