@@ -106,6 +106,11 @@ def canonical(value: Any, path: str = "", *, allow_regex: bool = False) -> Any:
     Key *names* are checked by ``docstore.query.validate_document``, not here, because
     filters and updates legitimately hold ``$`` keys.
     """
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases first, by exact type
+        return value
+    if kind is dict:
+        return _canonical_dict(value, path, allow_regex)
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, int):
@@ -135,6 +140,24 @@ def canonical(value: Any, path: str = "", *, allow_regex: bool = False) -> Any:
         "use None, bool, int, float, str, bytes, datetime, list or dict",
         path=path,
     )
+
+
+_PLAIN = frozenset(_SCALARS)
+
+
+def _canonical_dict(value: dict[Any, Any], path: str, allow_regex: bool) -> dict[str, Any]:
+    """:func:`canonical` of a plain dict: plain scalars copied as they are, without building their paths."""
+    out = {}
+    for key, item in value.items():
+        if type(key) is not str and not isinstance(key, str):
+            where = f"{path}.{key!r}" if path else repr(key)
+            raise InvalidDocument(f"document keys must be strings, got {type(key).__name__} key {where}", path=path)
+        kind = type(item)
+        if kind in _PLAIN or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
+            out[key] = item
+        else:
+            out[key] = canonical(item, f"{path}.{key}" if path else key, allow_regex=allow_regex)
+    return out
 
 
 # ---------------------------------------------------------------- Extended JSON

@@ -246,3 +246,19 @@ def test_copy_tree_copies_containers_and_deep_copies_other_objects() -> None:
     copied["s"].add(3)
     assert tree["a"][1]["b"] == when
     assert marks == {1, 2}
+
+
+def test_canonical_turns_int_subclasses_into_int_and_keeps_str_subclasses() -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Name(str):
+        pass
+
+    result = canonical({"level": Level.HIGH, "deep": {"level": Level.HIGH}, Name("k"): Name("v")})
+    assert type(result["level"]) is int
+    assert type(result["deep"]["level"]) is int
+    assert result["k"] == "v"
+    assert isinstance(result["k"], str)
