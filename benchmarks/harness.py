@@ -266,13 +266,27 @@ def plot(folder: Path, rows: list[dict[str, Any]]) -> list[Path]:
     by_size = _series(measured, "size", "p50_ms", workers=fewest)
     by_workers = _series(measured, "workers", "trials_per_s", size=largest)
     return [
-        _chart(plt, folder / "time_per_trial_vs_size.png", by_size, xscale="log", yscale="log",
-               xlabel="trials in the store", ylabel="ms per trial (p50, one worker's loop)",
-               title=f"Time per trial vs store size ({fewest} worker{'s' if fewest > 1 else ''})"),
-        _chart(plt, folder / "throughput_vs_workers.png", by_workers, xticks=sorted({r["workers"] for r in measured}),
-               yscale="log", xlabel="workers (processes; threads for in-process stores)", ylabel="trials/s",
-               title=f"Throughput vs workers ({largest} trials)"),
-    ]  # fmt: skip
+        _chart(
+            plt,
+            folder / "time_per_trial_vs_size.png",
+            by_size,
+            xscale="log",
+            yscale="log",
+            xlabel="trials in the store",
+            ylabel="ms per trial (p50, one worker's loop)",
+            title=f"Time per trial vs store size ({fewest} worker{'s' if fewest > 1 else ''})",
+        ),
+        _chart(
+            plt,
+            folder / "throughput_vs_workers.png",
+            by_workers,
+            xticks=sorted({r["workers"] for r in measured}),
+            yscale="log",
+            xlabel="workers (processes; threads for in-process stores)",
+            ylabel="trials/s",
+            title=f"Throughput vs workers ({largest} trials)",
+        ),
+    ]
 
 
 def _series(rows: list[dict[str, Any]], x: str, y: str, **where: Any) -> dict[str, list[tuple[Any, Any]]]:
@@ -282,8 +296,9 @@ def _series(rows: list[dict[str, Any]], x: str, y: str, **where: Any) -> dict[st
     return {name: sorted((r[x], r[y]) for r in matching if r["contender"] == name) for name in names}
 
 
-def _chart(plt: Any, path: Path, series: dict[str, list[tuple[Any, Any]]], xticks: list[int] | None = None,
-           **axes: Any) -> Path:  # fmt: skip
+def _chart(
+    plt: Any, path: Path, series: dict[str, list[tuple[Any, Any]]], xticks: list[int] | None = None, **axes: Any
+) -> Path:
     """One chart, a line per contender that has points, saved to ``path``; ``axes`` go to ``Axes.set``."""
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, points in series.items():

@@ -195,8 +195,11 @@ def fresh(code: str) -> dict[str, float]:
 def cold(path: str, experiment: str, repeats: int = 3) -> dict[str, float]:
     paths = [str(Path(docstore.__file__).parent.parent), str(Path(docstore_jsonfile.__file__).parent.parent)]
     figures: dict[str, float] = {}
-    for code in (_OPEN.format(paths=paths, path=path, experiment=experiment), _ENGINE.format(paths=paths, path=path),
-                 _LOADS.format(path=path)):  # fmt: skip
+    for code in (
+        _OPEN.format(paths=paths, path=path, experiment=experiment),
+        _ENGINE.format(paths=paths, path=path),
+        _LOADS.format(path=path),
+    ):
         runs = [fresh(code) for _ in range(repeats)]
         figures.update({name: statistics.median(run[name] for run in runs) for name in runs[0]})
     return figures

@@ -81,10 +81,19 @@ def run_once(kind: str, workers: int, trials: int, uri: str | None) -> tuple[int
         (folder / "cfg.yaml").write_text(yaml.safe_dump({"storage": config}))
         command = [
             *orion_command(),
-            "hunt", "-n", "bench", "--config", "cfg.yaml",
-            "--max-trials", str(trials), "--n-workers", str(workers),
-            sys.executable, "trial.py", "-x~uniform(0, 1)",
-        ]  # fmt: skip
+            "hunt",
+            "-n",
+            "bench",
+            "--config",
+            "cfg.yaml",
+            "--max-trials",
+            str(trials),
+            "--n-workers",
+            str(workers),
+            sys.executable,
+            "trial.py",
+            "-x~uniform(0, 1)",
+        ]
         import docstore_orion  # the workers import it from where this process found it
 
         path = os.pathsep.join(
@@ -125,8 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown storages {sorted(unknown)}; choose among {', '.join(STORAGES)}")
 
-    print(f"orion {importlib.metadata.version('orion')}, python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-          f"{trials} trials, docstore on {args.uri or 'a JSON file'}")  # fmt: skip
+    print(
+        f"orion {importlib.metadata.version('orion')}, python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+        f"{trials} trials, docstore on {args.uri or 'a JSON file'}"
+    )
     header = f"{'storage':<17}{'workers':>8}{'completed':>11}{'wall s':>9}{'trials/s':>10}"
     print(header)
     print("-" * len(header))

@@ -70,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         start, results = context.Barrier(args.workers + 1), context.Queue()
         profile_to = folder if args.profile else None
         workers = [
-            context.Process(
-                target=_worker, args=(contender, state, start, results, profile_to, args.trials or 1 << 62)
-            )
+            context.Process(target=_worker, args=(contender, state, start, results, profile_to, args.trials or 1 << 62))
             for _ in range(args.workers)
         ]
         for worker in workers:

@@ -55,8 +55,12 @@ def main() -> None:
     compiled = compile_filter(FILTER)
     assert compiled.matches(TRIAL)
     rows = [("docstore.query (compiled)", per_call_us(lambda: compiled.matches(TRIAL), args.number))]
-    rows.append(("docstore.query (compile + match)", per_call_us(lambda: compile_filter(FILTER).matches(TRIAL),
-                                                                 args.number // 10)))
+    rows.append(
+        (
+            "docstore.query (compile + match)",
+            per_call_us(lambda: compile_filter(FILTER).matches(TRIAL), args.number // 10),
+        )
+    )
     try:
         from mongomock.filtering import filter_applies
     except ImportError:

@@ -169,8 +169,9 @@ def _hold_lock(storage: docstore.Storage, experiment: Any) -> None:
         lock.set_state({"seen": 1})
 
 
-def _cases(st: docstore.Storage, loose: docstore.Storage, fx: _Fixture, uri: str,
-           connect_options: dict[str, Any]) -> list[Case]:  # fmt: skip
+def _cases(
+    st: docstore.Storage, loose: docstore.Storage, fx: _Fixture, uri: str, connect_options: dict[str, Any]
+) -> list[Case]:
     names = itertools.count()
     not_found_check = (
         "an empty result is followed by a count of the experiment (strict mode's UnknownExperiment check, "
@@ -376,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         server = parse_uri(uri).redacted
     import pymongo
 
-    print(f"docstore {docstore.__version__}, pymongo {pymongo.version}, python {sys.version.split()[0]}; server: "
-          f"{server}; p50 over {args.repeat} calls (at most 10 for the 150-result fetch)")  # fmt: skip
+    print(
+        f"docstore {docstore.__version__}, pymongo {pymongo.version}, python {sys.version.split()[0]}; server: "
+        f"{server}; p50 over {args.repeat} calls (at most 10 for the 150-result fetch)"
+    )
     print(format_table(measure(uri, repeat=args.repeat)))
     return 0
 

@@ -37,9 +37,11 @@ def _examples(*lines: str) -> str:
 
 def _add_uri(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--uri", metavar="URI", help="the store: a .json path, json://, memory://, mongodb://, mongomock:// "
+        "--uri",
+        metavar="URI",
+        help="the store: a .json path, json://, memory://, mongodb://, mongomock:// "
         "(default: $DOCSTORE_URI, else ./docstore.json)",
-    )  # fmt: skip
+    )
 
 
 def _add_positional_uri(parser: argparse.ArgumentParser) -> None:
@@ -71,13 +73,18 @@ def _positive(text: str) -> int:
 
 
 def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = _sub(subparsers, "demo", "run a random search on Branin with N parallel workers, live", [
-        "docstore demo                                  # ./docstore.json, one worker per CPU",
-        "docstore demo --workers 4 --trials 500",
-        "docstore demo --uri mongomock://demo           # in process: threads instead of processes",
-        "docstore demo --uri mongodb://localhost:27017/demo",
-        "docstore demo                                  # again: resumes, or starts a new version",
-    ])  # fmt: skip
+    demo = _sub(
+        subparsers,
+        "demo",
+        "run a random search on Branin with N parallel workers, live",
+        [
+            "docstore demo                                  # ./docstore.json, one worker per CPU",
+            "docstore demo --workers 4 --trials 500",
+            "docstore demo --uri mongomock://demo           # in process: threads instead of processes",
+            "docstore demo --uri mongodb://localhost:27017/demo",
+            "docstore demo                                  # again: resumes, or starts a new version",
+        ],
+    )
     _add_uri(demo)
     demo.add_argument("--workers", type=_positive, metavar="N", help="parallel workers (default: os.cpu_count())")
     demo.add_argument("--trials", type=_positive, default=100, metavar="N", help="trials to run (default: 100)")
@@ -86,19 +93,29 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _add_inspection(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    experiments = _sub(subparsers, "experiments", "list the experiments, their trials and best objective", [
-        "docstore experiments",
-        "docstore experiments --uri mongodb://localhost:27017/demo --format json",
-    ])  # fmt: skip
+    experiments = _sub(
+        subparsers,
+        "experiments",
+        "list the experiments, their trials and best objective",
+        [
+            "docstore experiments",
+            "docstore experiments --uri mongodb://localhost:27017/demo --format json",
+        ],
+    )
     _add_uri(experiments)
     experiments.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
 
-    trials = _sub(subparsers, "trials", "list the trials of an experiment", [
-        "docstore trials demo-branin",
-        "docstore trials demo-branin --status completed --format csv > trials.csv",
-        "docstore trials demo-branin --where '{\"results.value\": {\"$lt\": 1}}'",
-        "docstore trials demo-branin --version 1 --format json | jq '.[0]'",
-    ])  # fmt: skip
+    trials = _sub(
+        subparsers,
+        "trials",
+        "list the trials of an experiment",
+        [
+            "docstore trials demo-branin",
+            "docstore trials demo-branin --status completed --format csv > trials.csv",
+            'docstore trials demo-branin --where \'{"results.value": {"$lt": 1}}\'',
+            "docstore trials demo-branin --version 1 --format json | jq '.[0]'",
+        ],
+    )
     _add_experiment(trials)
     _add_uri(trials)
     trials.add_argument("--status", metavar="S[,S...]", help="only these statuses (new, reserved, completed, ...)")
@@ -106,81 +123,130 @@ def _add_inspection(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     trials.add_argument("--limit", type=_positive, metavar="N", help="at most N trials")
     trials.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
 
-    show = _sub(subparsers, "show", "show one trial: status, times, params, results", [
-        "docstore show 6f1c2a9e                         # an id, an _id, or the start of one",
-        "docstore show 6f1c2a9e --format json",
-    ])  # fmt: skip
+    show = _sub(
+        subparsers,
+        "show",
+        "show one trial: status, times, params, results",
+        [
+            "docstore show 6f1c2a9e                         # an id, an _id, or the start of one",
+            "docstore show 6f1c2a9e --format json",
+        ],
+    )
     show.add_argument("trial_id", metavar="TRIAL_ID", help="the trial's id or _id, or a prefix of it (4+ characters)")
     _add_uri(show)
     show.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def _add_transfer(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dump = _sub(subparsers, "dump", "write a store as Extended JSON, one document per line", [
-        "docstore dump > store.jsonl                    # one stream, a header line per collection",
-        "docstore dump study.json -o backup/            # backup/trials.json ... like mongoexport",
-        "mongoimport --db demo --collection trials --file backup/trials.json",
-    ])  # fmt: skip
+    dump = _sub(
+        subparsers,
+        "dump",
+        "write a store as Extended JSON, one document per line",
+        [
+            "docstore dump > store.jsonl                    # one stream, a header line per collection",
+            "docstore dump study.json -o backup/            # backup/trials.json ... like mongoexport",
+            "mongoimport --db demo --collection trials --file backup/trials.json",
+        ],
+    )
     _add_positional_uri(dump)
-    dump.add_argument("-o", "--output", metavar="DIR|FILE.jsonl",
-                      help="a directory (one COLLECTION.json each), or a .jsonl file (default: stdout)")  # fmt: skip
+    dump.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR|FILE.jsonl",
+        help="a directory (one COLLECTION.json each), or a .jsonl file (default: stdout)",
+    )
 
-    load = _sub(subparsers, "load", "load a dump (or mongoexport files) into a store", [
-        "docstore load mongodb://localhost:27017/demo backup/",
-        "docstore load new.json store.jsonl",
-        "docstore load study.json trials.json --collection trials   # one mongoexport file",
-        "docstore dump a.json | docstore load b.json -",
-    ])  # fmt: skip
+    load = _sub(
+        subparsers,
+        "load",
+        "load a dump (or mongoexport files) into a store",
+        [
+            "docstore load mongodb://localhost:27017/demo backup/",
+            "docstore load new.json store.jsonl",
+            "docstore load study.json trials.json --collection trials   # one mongoexport file",
+            "docstore dump a.json | docstore load b.json -",
+        ],
+    )
     load.add_argument("uri", metavar="URI", help="the destination store")
     load.add_argument("path", metavar="PATH", help="a dump directory, a .jsonl dump, a mongoexport file, or -")
     load.add_argument("--collection", metavar="NAME", help="PATH is one mongoexport file for this collection")
     load.add_argument("--merge", action="store_true", help="add to a non-empty store (identical documents skipped)")
 
-    copy = _sub(subparsers, "copy", "copy a whole store to another engine, and verify it", [
-        "docstore copy docstore.json mongodb://localhost:27017/demo",
-        "docstore copy mongodb://db1/orion backup.json",
-        "docstore copy a.json b.json --merge",
-    ])  # fmt: skip
+    copy = _sub(
+        subparsers,
+        "copy",
+        "copy a whole store to another engine, and verify it",
+        [
+            "docstore copy docstore.json mongodb://localhost:27017/demo",
+            "docstore copy mongodb://db1/orion backup.json",
+            "docstore copy a.json b.json --merge",
+        ],
+    )
     copy.add_argument("source", metavar="SRC_URI")
     copy.add_argument("destination", metavar="DST_URI")
     copy.add_argument("--merge", action="store_true", help="add to a non-empty destination")
 
 
 def _add_maintenance(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    check = _sub(subparsers, "check", "check a store's invariants; exit 1 with the findings", [
-        "docstore check",
-        "docstore check mongodb://localhost:27017/demo || echo 'store needs attention'",
-    ])  # fmt: skip
+    check = _sub(
+        subparsers,
+        "check",
+        "check a store's invariants; exit 1 with the findings",
+        [
+            "docstore check",
+            "docstore check mongodb://localhost:27017/demo || echo 'store needs attention'",
+        ],
+    )
     _add_positional_uri(check)
 
-    compact = _sub(subparsers, "compact", "reclaim space (the JSON engine rewrites its snapshot)", [
-        "docstore compact",
-        "docstore compact study.json",
-    ])  # fmt: skip
+    compact = _sub(
+        subparsers,
+        "compact",
+        "reclaim space (the JSON engine rewrites its snapshot)",
+        [
+            "docstore compact",
+            "docstore compact study.json",
+        ],
+    )
     _add_positional_uri(compact)
 
-    plot = _sub(subparsers, "plot", "plot each trial's objective and the best so far (needs matplotlib)", [
-        "docstore plot demo-branin -o regret.png",
-        'pip install "docstore[plot]"                  # if matplotlib is missing',
-    ])  # fmt: skip
+    plot = _sub(
+        subparsers,
+        "plot",
+        "plot each trial's objective and the best so far (needs matplotlib)",
+        [
+            "docstore plot demo-branin -o regret.png",
+            'pip install "docstore[plot]"                  # if matplotlib is missing',
+        ],
+    )
     _add_experiment(plot)
     _add_uri(plot)
     plot.add_argument("-o", "--output", default="regret.png", metavar="FILE", help="image file (default: regret.png)")
 
 
 def _add_integrations(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dashboard = _sub(subparsers, "dashboard", "serve optuna-dashboard on an Optuna study kept in docstore", [
-        "docstore dashboard study.json --port 8080",
-        'pip install "docstore[dashboard]"             # if optuna-dashboard is missing',
-    ])  # fmt: skip
+    dashboard = _sub(
+        subparsers,
+        "dashboard",
+        "serve optuna-dashboard on an Optuna study kept in docstore",
+        [
+            "docstore dashboard study.json --port 8080",
+            'pip install "docstore[dashboard]"             # if optuna-dashboard is missing',
+        ],
+    )
     _add_positional_uri(dashboard)
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     dashboard.add_argument("--port", type=_positive, default=8080, help="port (default: 8080)")
 
-    orion = _sub(subparsers, "import-orion", "copy an Orion PickledDB file (experiments, trials, ...) into a store", [
-        "docstore import-orion orion_db.pkl study.json",
-        "docstore import-orion ~/.local/share/orion/orion_db.pkl mongodb://localhost/orion",
-    ])  # fmt: skip
+    orion = _sub(
+        subparsers,
+        "import-orion",
+        "copy an Orion PickledDB file (experiments, trials, ...) into a store",
+        [
+            "docstore import-orion orion_db.pkl study.json",
+            "docstore import-orion ~/.local/share/orion/orion_db.pkl mongodb://localhost/orion",
+        ],
+    )
     orion.add_argument("pickle", metavar="ORION_DB.pkl")
     orion.add_argument("destination", metavar="DST_URI")
 

@@ -33,8 +33,8 @@ class EngineEntry:
 
 
 _BUILTIN: dict[str, EngineEntry] = {
-    "json": EngineEntry("docstore_jsonfile:JsonFileEngine", 'pip install docstore'),
-    "memory": EngineEntry("docstore_jsonfile:MemoryEngine", 'pip install docstore'),
+    "json": EngineEntry("docstore_jsonfile:JsonFileEngine", "pip install docstore"),
+    "memory": EngineEntry("docstore_jsonfile:MemoryEngine", "pip install docstore"),
     "mongodb": EngineEntry("docstore_mongodb:MongoEngine", 'pip install "docstore[mongodb]"'),
     "mongodb+srv": EngineEntry("docstore_mongodb:MongoEngine", 'pip install "docstore[mongodb]"'),
     "mongomock": EngineEntry("docstore_mongodb:MongomockEngine", 'pip install "docstore[mongomock]"'),
@@ -78,8 +78,7 @@ def load_engine_class(scheme: str) -> type[Engine]:
     if entry is None:
         known = tuple(sorted(entries))
         raise UnknownScheme(
-            f"no docstore engine for scheme {scheme!r}; known schemes: {', '.join(known)} "
-            "(or a path to a .json file)",
+            f"no docstore engine for scheme {scheme!r}; known schemes: {', '.join(known)} (or a path to a .json file)",
             scheme=scheme,
             known=known,
         )

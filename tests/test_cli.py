@@ -40,9 +40,14 @@ def _env(**extra: str) -> dict[str, str]:
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m docstore ARGS`` in a subprocess, as a user would run it."""
     return subprocess.run(
-        [sys.executable, "-m", "docstore", *args], cwd=cwd, env=_env(**env), capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "docstore", *args],
+        cwd=cwd,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -72,11 +77,17 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     assert path.exists()
     # an extra collection with the values JSON lacks: they must survive dump, load and copy
     with docstore.connect(str(path)) as db:
-        db["extras"].insert_one({
-            "_id": "odd", "when": dt.datetime(2024, 2, 29, 12, 30, 15, 123000, tzinfo=dt.timezone.utc),
-            "blob": b"\x00\xffbytes", "nan": math.nan, "inf": -math.inf, "nested": {"b": [1, {"c": None}], "a": 2},
-            "big": 2**62,
-        })  # fmt: skip
+        db["extras"].insert_one(
+            {
+                "_id": "odd",
+                "when": dt.datetime(2024, 2, 29, 12, 30, 15, 123000, tzinfo=dt.timezone.utc),
+                "blob": b"\x00\xffbytes",
+                "nan": math.nan,
+                "inf": -math.inf,
+                "nested": {"b": [1, {"c": None}], "a": 2},
+                "big": 2**62,
+            }
+        )
         db["extras"].create_index([("when", -1)], name="when_desc")
     return str(path)
 
@@ -109,8 +120,14 @@ def test_demo_summary_and_rerun_starts_a_new_version(tmp_path: Path) -> None:
     first = run_cli("demo", "--workers", "2", "--trials", "8", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "Created experiment demo-branin v1" in first.stdout
-    for expected in ("8 completed of 8", "2 processes", "throughput", "best trial", "docstore trials demo-branin",
-                     str(tmp_path / "docstore.json")):  # fmt: skip
+    for expected in (
+        "8 completed of 8",
+        "2 processes",
+        "throughput",
+        "best trial",
+        "docstore trials demo-branin",
+        str(tmp_path / "docstore.json"),
+    ):
         assert expected in first.stdout
     second = run_cli("demo", "--workers", "1", "--trials", "5", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -177,8 +194,12 @@ def test_ctrl_c_stops_the_demo_and_leaves_no_trial_reserved(tmp_path: Path) -> N
     store = str(tmp_path / "docstore.json")
     process = subprocess.Popen(
         [sys.executable, "-m", "docstore", "demo", "--workers", "2", "--trials", "150"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(lambda: os.path.exists(store) and _count(store, "completed") >= 10, timeout=60)
         process.send_signal(signal.SIGINT)
@@ -218,8 +239,19 @@ def test_experiments_trials_and_show(demo_store: str, capsys: pytest.CaptureFixt
     objectives = sorted(r["value"] for t in trials for r in t["results"])
     threshold = objectives[len(objectives) // 2]
     where = orjson.dumps({"results": {"$elemMatch": {"type": "objective", "value": {"$lt": threshold}}}}).decode()
-    code, out, _ = cli(capsys, "trials", "demo-branin", "--uri", demo_store, "--status", "completed", "--where", where,
-                       "--format", "jsonl")  # fmt: skip
+    code, out, _ = cli(
+        capsys,
+        "trials",
+        "demo-branin",
+        "--uri",
+        demo_store,
+        "--status",
+        "completed",
+        "--where",
+        where,
+        "--format",
+        "jsonl",
+    )
     assert code == 0
     assert len(out.splitlines()) == sum(1 for o in objectives if o < threshold)
     code, out, _ = cli(capsys, "trials", "demo-branin", "--uri", demo_store)
@@ -234,9 +266,9 @@ def test_experiments_trials_and_show(demo_store: str, capsys: pytest.CaptureFixt
     assert orjson.loads(out)["_id"] == trials[0]["_id"]
 
 
-def test_default_store_is_env_then_docstore_json(demo_store: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_default_store_is_env_then_docstore_json(
+    demo_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DOCSTORE_URI", raising=False)
     code, _, err = cli(capsys, "experiments")
@@ -253,8 +285,9 @@ def test_default_store_is_env_then_docstore_json(demo_store: str, tmp_path: Path
 # ---------------------------------------------------------------- dump, load, copy
 
 
-def test_dump_load_dump_gives_identical_lines(demo_store: str, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_dump_load_dump_gives_identical_lines(
+    demo_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mock = fresh_mongomock()
     assert cli(capsys, "dump", demo_store, "-o", str(tmp_path / "first"))[0] == 0
     code, out, err = cli(capsys, "load", mock, str(tmp_path / "first"))
@@ -296,8 +329,9 @@ def test_copy_json_to_mongomock_to_json_preserves_every_document(
             assert dst[name].index_information() == src[name].index_information()
 
 
-def test_copy_refuses_a_non_empty_destination_unless_merge(demo_store: str, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_copy_refuses_a_non_empty_destination_unless_merge(
+    demo_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = str(tmp_path / "target.json")
     assert cli(capsys, "copy", demo_store, target)[0] == 0
     code, _, err = cli(capsys, "copy", demo_store, target)
@@ -330,13 +364,15 @@ def test_check_finds_a_duplicate_and_a_dangling_trial(tmp_path: Path, capsys: py
     with docstore.connect(store) as db:  # the facade alone: no unique index yet, so the duplicate goes in
         db["experiments"].insert_one({"_id": "e1", "name": "x", "version": 1})
         results = [{"name": "objective", "type": "objective", "value": 1.0}]
-        db["trials"].insert_many([
-            {"_id": "a", "id": "t1", "experiment": "e1", "status": "completed", "results": results},
-            {"_id": "b", "id": "t1", "experiment": "e1", "status": "completed", "results": results},
-            {"_id": "c", "id": "t2", "experiment": "gone", "status": "new", "heartbeat": None},
-            {"_id": "d", "id": "t3", "experiment": "e1", "status": "reserved", "heartbeat": None},
-            {"_id": "e", "id": "t4", "experiment": "e1", "status": "reserved", "heartbeat": now},
-        ])  # fmt: skip
+        db["trials"].insert_many(
+            [
+                {"_id": "a", "id": "t1", "experiment": "e1", "status": "completed", "results": results},
+                {"_id": "b", "id": "t1", "experiment": "e1", "status": "completed", "results": results},
+                {"_id": "c", "id": "t2", "experiment": "gone", "status": "new", "heartbeat": None},
+                {"_id": "d", "id": "t3", "experiment": "e1", "status": "reserved", "heartbeat": None},
+                {"_id": "e", "id": "t4", "experiment": "e1", "status": "reserved", "heartbeat": now},
+            ]
+        )
     code, out, _ = cli(capsys, "check", store)
     assert code == 1
     assert "unique key (experiment, id) broken: 2 documents" in out
@@ -364,8 +400,9 @@ def test_check_finds_a_duplicate_and_a_dangling_trial(tmp_path: Path, capsys: py
         (["copy", "{store}", "{store}"], "the same store"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(demo_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         args: list[str], message: str) -> None:  # fmt: skip
+def test_bad_input_exits_2_with_one_line(
+    demo_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     placeholders = {"{store}": demo_store, "{missing}": str(tmp_path / "missing")}
     args = [placeholders.get(a, a) for a in args]
     if "--uri" not in args and args[0] in ("trials", "show"):
@@ -404,8 +441,9 @@ def test_passwords_are_redacted() -> None:
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "experiments", "trials", "show", "dump", "load", "copy", "check",
-                                     "compact", "plot"])  # fmt: skip
+@pytest.mark.parametrize(
+    "command", ["demo", "experiments", "trials", "show", "dump", "load", "copy", "check", "compact", "plot"]
+)
 def test_every_command_has_help_with_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -427,9 +465,9 @@ def test_compact_keeps_every_document(demo_store: str, tmp_path: Path, capsys: p
     assert lines(documents(store)) == lines(documents(demo_store))
 
 
-def test_plot_without_matplotlib_says_what_to_install(demo_store: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_plot_without_matplotlib_says_what_to_install(
+    demo_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     code, _, err = cli(capsys, "plot", "demo-branin", "--uri", demo_store, "-o", str(tmp_path / "r.png"))
     assert code == 2

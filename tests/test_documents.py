@@ -120,8 +120,13 @@ def test_now_is_canonical() -> None:
 
 
 def test_canonical_converts_containers_and_copies() -> None:
-    original: dict[str, Any] = {"t": (1, (2,)), "b": bytearray(b"ab"), "m": memoryview(b"cd"),
-                                "o": OrderedDict(x=1), "l": [{"k": [1]}]}
+    original: dict[str, Any] = {
+        "t": (1, (2,)),
+        "b": bytearray(b"ab"),
+        "m": memoryview(b"cd"),
+        "o": OrderedDict(x=1),
+        "l": [{"k": [1]}],
+    }
     result = canonical(original)
     assert typed(result) == typed({"t": [1, [2]], "b": b"ab", "m": b"cd", "o": {"x": 1}, "l": [{"k": [1]}]})
     result["l"][0]["k"].append(2)
@@ -193,7 +198,10 @@ def test_to_ejson_relaxed_forms() -> None:
     assert out["bytes"]["$binary"]["subType"] == "00"
     assert out["empty_bytes"] == {"$binary": {"base64": "", "subType": "00"}}
     assert (out["nan"], out["inf"], out["ninf"]) == (
-        {"$numberDouble": "NaN"}, {"$numberDouble": "Infinity"}, {"$numberDouble": "-Infinity"})
+        {"$numberDouble": "NaN"},
+        {"$numberDouble": "Infinity"},
+        {"$numberDouble": "-Infinity"},
+    )
     assert out["plain"] == RICH["plain"]
 
 
@@ -212,8 +220,19 @@ def test_to_ejson_relaxed_forms() -> None:
         ({"$numberDouble": "1.5"}, 1.5),
         ({"$numberDouble": "-Infinity"}, -math.inf),
     ],
-    ids=["date-numberlong", "date-before-1970", "date-iso-no-millis", "date-offset", "oid", "legacy-binary",
-         "binary-subtype-4", "numberlong", "numberint", "numberdouble", "minus-infinity"],
+    ids=[
+        "date-numberlong",
+        "date-before-1970",
+        "date-iso-no-millis",
+        "date-offset",
+        "oid",
+        "legacy-binary",
+        "binary-subtype-4",
+        "numberlong",
+        "numberint",
+        "numberdouble",
+        "minus-infinity",
+    ],
 )
 def test_from_ejson_mongoexport_forms(exported: dict[str, Any], expected: Any) -> None:
     document = {"_id": {"$oid": "65a1b2c3d4e5f60718293a4b"}, "v": exported, "l": [exported]}

@@ -131,8 +131,9 @@ def test_insert_one_sets_id_on_the_callers_dict(fdb: Database, engine: Recording
     assert result.acknowledged is True
     (sent,) = engine.calls[0][1][1]
     assert list(sent) == ["_id", "a", "when", "t"]
-    assert typed(sent) == typed({"_id": doc["_id"], "a": 1, "when": dt.datetime(2024, 1, 1, 12, 0, 0, 123000,
-                                 tzinfo=UTC), "t": [1, 2]})
+    assert typed(sent) == typed(
+        {"_id": doc["_id"], "a": 1, "when": dt.datetime(2024, 1, 1, 12, 0, 0, 123000, tzinfo=UTC), "t": [1, 2]}
+    )
     assert doc["when"].tzinfo is None  # the caller's values are not canonicalised in place
     assert doc["t"] == (1, 2)
 
@@ -217,8 +218,12 @@ def test_return_document_values() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "after"),
-    [({}, False), ({"return_document": ReturnDocument.AFTER}, True), ({"return_document": True}, True),
-     ({"return_document": ReturnDocument.BEFORE}, False)],
+    [
+        ({}, False),
+        ({"return_document": ReturnDocument.AFTER}, True),
+        ({"return_document": True}, True),
+        ({"return_document": ReturnDocument.BEFORE}, False),
+    ],
     ids=["default-before", "after", "true", "before"],
 )
 def test_find_one_and_update_return_document(
@@ -230,8 +235,7 @@ def test_find_one_and_update_return_document(
 
 
 def test_find_one_and_update_passes_sort_projection_upsert(fdb: Database, engine: RecordingEngine) -> None:
-    found = fdb["c"].find_one_and_update({"s": 1}, {"$inc": {"n": 1}}, projection=["n"], sort=[("p", -1)],
-                                         upsert=True)
+    found = fdb["c"].find_one_and_update({"s": 1}, {"$inc": {"n": 1}}, projection=["n"], sort=[("p", -1)], upsert=True)
     assert found == {"_id": "x"}
     _, args, kwargs = engine.calls[0]
     assert args[0] == "c"
@@ -306,8 +310,14 @@ def test_count_documents(fdb: Database, engine: RecordingEngine) -> None:
 
 
 def test_distinct_flattens_arrays_and_sorts_in_bson_order(fdb: Database, engine: RecordingEngine) -> None:
-    engine.documents = [{"_id": "1", "v": "a"}, {"_id": "2", "v": [2, True]}, {"_id": "3", "v": 1.0},
-                        {"_id": "4"}, {"_id": "5", "v": 2}, {"_id": "6", "v": None}]
+    engine.documents = [
+        {"_id": "1", "v": "a"},
+        {"_id": "2", "v": [2, True]},
+        {"_id": "3", "v": 1.0},
+        {"_id": "4"},
+        {"_id": "5", "v": 2},
+        {"_id": "6", "v": None},
+    ]
     assert typed(fdb["c"].distinct("v")) == typed([None, 1.0, 2, "a", True])
 
 
@@ -322,8 +332,9 @@ def test_distinct_flattens_arrays_and_sorts_in_bson_order(fdb: Database, engine:
         ([("a", -1), ("b", 1)], "a_-1_b_1", (("a", -1), ("b", 1))),
     ],
 )
-def test_create_index_keys_and_names(fdb: Database, engine: RecordingEngine, keys: Any, name: str,
-                                     spec: tuple[tuple[str, int], ...]) -> None:
+def test_create_index_keys_and_names(
+    fdb: Database, engine: RecordingEngine, keys: Any, name: str, spec: tuple[tuple[str, int], ...]
+) -> None:
     assert fdb["c"].create_index(keys, unique=True) == name
     assert engine.calls[-1] == ("create_index", ("c", IndexSpec(name, spec, True)), {})
     assert fdb["c"].create_index(keys, name="custom") == "custom"
@@ -338,8 +349,10 @@ def test_create_index_rejects_bad_keys(fdb: Database, engine: RecordingEngine, k
 
 
 def test_index_information_format(fdb: Database, engine: RecordingEngine) -> None:
-    engine.indexes = {"_id_": IndexSpec("_id_", (("_id", 1),)), "k_1_j_-1": IndexSpec("k_1_j_-1",
-                                                                                     (("k", 1), ("j", -1)), True)}
+    engine.indexes = {
+        "_id_": IndexSpec("_id_", (("_id", 1),)),
+        "k_1_j_-1": IndexSpec("k_1_j_-1", (("k", 1), ("j", -1)), True),
+    }
     assert fdb["c"].index_information() == {
         "_id_": {"key": [("_id", 1)]},
         "k_1_j_-1": {"key": [("k", 1), ("j", -1)], "unique": True},

@@ -337,8 +337,11 @@ def _context() -> Any:
         (pymongo.errors.OperationFailure("index not found with name [k]", 27, {"code": 27}), InvalidOperation, {}),
         (pymongo.errors.ConfigurationError("bad option"), docstore.InvalidURI, {}),
         (pymongo.errors.NetworkTimeout("h:1: timed out"), EngineUnavailable, {}),
-        (pymongo.errors.OperationFailure("weird p@ss w0rd", 9999, {"code": 9999, "codeName": "Weird"}),
-         docstore.DocstoreError, {"code": 9999, "code_name": "Weird"}),
+        (
+            pymongo.errors.OperationFailure("weird p@ss w0rd", 9999, {"code": 9999, "codeName": "Weird"}),
+            docstore.DocstoreError,
+            {"code": 9999, "code_name": "Weird"},
+        ),
     ],
     ids=["inc-string", "path-not-viable", "auth", "index-not-found", "configuration", "network-timeout", "unknown"],
 )

@@ -178,8 +178,12 @@ SORTS: list[tuple[str, list[dict[str, Any]], list[tuple[str, int]], list[str]]] 
         [("a", 1)],
         ["x2", "x0", "x1"],
     ),
-    ("nan-sorts-before-numbers", [{"_id": "n0", "a": 1}, {"_id": "n1", "a": NAN}, {"_id": "n2", "a": -5}], [("a", 1)],
-     ["n1", "n2", "n0"]),
+    (
+        "nan-sorts-before-numbers",
+        [{"_id": "n0", "a": 1}, {"_id": "n1", "a": NAN}, {"_id": "n2", "a": -5}],
+        [("a", 1)],
+        ["n1", "n2", "n0"],
+    ),
     (
         "bson-type-order",
         [
@@ -291,8 +295,12 @@ UPDATES: list[tuple[str, Any, dict[str, Any], Any]] = [
     ("min-with-null", 5, {"$min": {"a": None}}, None),
     ("max-over-nan", NAN, {"$max": {"a": 1}}, 1),
     ("add-to-set-true-beside-1", [1], {"$addToSet": {"a": True}}, [1, True]),
-    ("add-to-set-reordered-document", [{"x": 1, "y": 2}], {"$addToSet": {"a": {"y": 2, "x": 1}}},
-     [{"x": 1, "y": 2}, {"y": 2, "x": 1}]),
+    (
+        "add-to-set-reordered-document",
+        [{"x": 1, "y": 2}],
+        {"$addToSet": {"a": {"y": 2, "x": 1}}},
+        [{"x": 1, "y": 2}, {"y": 2, "x": 1}],
+    ),
     ("add-to-set-1.0-beside-1", [1], {"$addToSet": {"a": 1.0}}, [1]),
     ("pull-1-keeps-true", [1, True, 1.0], {"$pull": {"a": 1}}, [True]),
     ("mul-missing-field-is-zero", None, {"$mul": {"m": 3}}, None),

@@ -105,8 +105,11 @@ def test_top_level_exports() -> None:
 
 def test_trial_id_matches_orions() -> None:
     orion_trial = pytest.importorskip("orion.core.worker.trial", reason="Orion is not installed")
-    params = [{"name": "/x", "type": "real", "value": 0.1}, {"name": "/n", "type": "integer", "value": 3},
-              {"name": "/c", "type": "categorical", "value": "relu"}]  # fmt: skip
+    params = [
+        {"name": "/x", "type": "real", "value": 0.1},
+        {"name": "/n", "type": "integer", "value": 3},
+        {"name": "/c", "type": "categorical", "value": "relu"},
+    ]
     results = [{"name": "lie", "type": "lie", "value": 2.5}]
     for extra in ({}, {"parent": "abc"}, {"results": results}):
         theirs = orion_trial.Trial(experiment="e", params=params, **extra)

@@ -87,8 +87,9 @@ def _process_worker(uri: str, eid: str, trials: int, results: Connection) -> Non
 
 def _run_processes(uri: str, eid: str, trials: int, count: int) -> dict[int, dict[str, Any]]:
     receiver, sender = _fork.Pipe(duplex=False)
-    processes = [_fork.Process(target=_process_worker, args=(uri, eid, trials, sender), daemon=True)
-                 for _ in range(count)]  # fmt: skip
+    processes = [
+        _fork.Process(target=_process_worker, args=(uri, eid, trials, sender), daemon=True) for _ in range(count)
+    ]
     for process in processes:
         process.start()
     reports = {}
@@ -204,8 +205,10 @@ def test_a_lock_held_by_a_killed_process_is_taken_over_after_its_lease(tmp_path:
             blocked = time.monotonic() - killed
             assert locked.state == {"count": 0}  # the dead holder's state was never saved
         assert 0.3 * lease < blocked < lease + 0.5, blocked  # taken over once its last lease ran out
-        counters = [_fork.Process(target=_count_under_lock, args=(uri, eid, lease, rounds, sender), daemon=True)
-                    for _ in range(WORKERS)]  # fmt: skip
+        counters = [
+            _fork.Process(target=_count_under_lock, args=(uri, eid, lease, rounds, sender), daemon=True)
+            for _ in range(WORKERS)
+        ]
         for process in counters:
             process.start()
         for _ in counters:

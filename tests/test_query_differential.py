@@ -60,8 +60,9 @@ def field_conditions() -> st.SearchStrategy[Any]:
 
 filters = st.recursive(
     st.dictionaries(paths, field_conditions(), min_size=1, max_size=2),
-    lambda inner: st.builds(lambda op, items: {op: items}, st.sampled_from(["$and", "$or", "$nor"]),
-                            st.lists(inner, min_size=1, max_size=2)),
+    lambda inner: st.builds(
+        lambda op, items: {op: items}, st.sampled_from(["$and", "$or", "$nor"]), st.lists(inner, min_size=1, max_size=2)
+    ),
     max_leaves=3,
 )
 
@@ -110,9 +111,7 @@ SETTINGS = settings(
 
 @SETTINGS
 @given(docs=documents, filt=filters)
-def test_filters_agree(
-    engines: dict[str, docstore.Database], docs: list[dict[str, Any]], filt: dict[str, Any]
-) -> None:
+def test_filters_agree(engines: dict[str, docstore.Database], docs: list[dict[str, Any]], filt: dict[str, Any]) -> None:
     _load(engines, docs)
     found = _results(engines, lambda c: sorted(d["_id"] for d in c.find(filt)))
     assert found["python"] == found["wire"], (filt, docs)

@@ -106,8 +106,11 @@ def test_shell_blocks_run(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join(p for p in paths if p)}  # fmt: skip
+    env = {
+        **os.environ,
+        "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+    }
     env.pop("DOCSTORE_URI", None)
     ran = []
     for block in README_BLOCKS:
@@ -116,8 +119,9 @@ def test_shell_blocks_run(tmp_path: Path) -> None:
         for command in _commands(block):
             if not command.startswith("docstore"):
                 continue
-            done = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True,
-                                  timeout=300, check=False)  # fmt: skip
+            done = subprocess.run(
+                ["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False
+            )
             assert done.returncode == 0, f"README.md:{block.line}: {command}\n{done.stdout}\n{done.stderr}"
             ran.append(command)
     assert "docstore demo" in ran  # the first block's command

@@ -233,10 +233,14 @@ def _entry_points(*found: EntryPoint) -> Any:
 
 
 def test_entry_point_group(fake_module: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "entry_points", _entry_points(
-        EntryPoint(name="ThirdParty", value=f"{fake_module}:FakeEngine", group="docstore.engines"),
-        EntryPoint(name="elsewhere", value=f"{fake_module}:FakeEngine", group="some.other.group"),
-    ))
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        _entry_points(
+            EntryPoint(name="ThirdParty", value=f"{fake_module}:FakeEngine", group="docstore.engines"),
+            EntryPoint(name="elsewhere", value=f"{fake_module}:FakeEngine", group="some.other.group"),
+        ),
+    )
     assert "thirdparty" in registry.known_schemes()
     assert "elsewhere" not in registry.known_schemes()
     with docstore.connect("thirdparty://x") as db:
@@ -244,9 +248,13 @@ def test_entry_point_group(fake_module: str, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_entry_point_with_missing_package(fake_module: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "entry_points", _entry_points(
-        EntryPoint(name="gone", value="gone_engine_pkg.engine:Engine", group="docstore.engines"),
-    ))
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        _entry_points(
+            EntryPoint(name="gone", value="gone_engine_pkg.engine:Engine", group="docstore.engines"),
+        ),
+    )
     with pytest.raises(MissingDependency) as info:
         docstore.connect("gone://x")
     assert "gone_engine_pkg" in info.value.package
@@ -279,7 +287,11 @@ def test_missing_optional_dependency_names_the_extra(module: str, uri: str, extr
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "adapters")])}
     done = subprocess.run(
         [sys.executable, "-c", _WITHOUT.format(module=module, uri=uri)],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout.strip().splitlines()[-1])

@@ -66,8 +66,11 @@ def encode_effects(effects: list[Effect], store: Store | None = None) -> list[li
                 encoded.append([kind, name, encode_document(payload)])
             else:
                 changed, removed = patch
-                encoded.append(["set", name, encode_document(changed), removed] if removed else
-                               ["set", name, encode_document(changed)])  # fmt: skip
+                encoded.append(
+                    ["set", name, encode_document(changed), removed]
+                    if removed
+                    else ["set", name, encode_document(changed)]
+                )
         elif kind == "del":
             encoded.append([kind, name, encode_value(payload)])
         elif kind == "index":
@@ -139,9 +142,7 @@ def read_header(data: bytes, path: str) -> tuple[int, int, int]:
     version = record.get("version")
     if version not in _READABLE or type(version) is not int:
         newer = " (written by a newer docstore: upgrade docstore)" if type(version) is int and version > 2 else ""
-        raise _damaged(
-            path, 1, f"unknown journal format version {version!r}{newer}; this docstore reads {_READABLE}"
-        )
+        raise _damaged(path, 1, f"unknown journal format version {version!r}{newer}; this docstore reads {_READABLE}")
     generation = record.get("gen")
     if type(generation) is not int:
         raise _damaged(path, 1, f"bad generation {generation!r}")

@@ -113,9 +113,7 @@ class DocstoreExperiment(Storage.Experiment):
         self._trial_id = last + 1
         _LOG.info("Continue experiment: %s resume from: %d", self._experiment_id, self._trial_id)
         if stored.get("git_commit") != self._git_commit:
-            _LOG.warning(
-                "Experiment %s git expected: %s %s", self, stored.get("git_repo"), stored.get("git_commit")
-            )
+            _LOG.warning("Experiment %s git expected: %s %s", self, stored.get("git_repo"), stored.get("git_commit"))
 
     # -- reads ----------------------------------------------------------------
     def load_tunable_config(self, config_id: int) -> dict[str, Any]:
@@ -243,9 +241,7 @@ class DocstoreExperiment(Storage.Experiment):
             return_document=docstore.ReturnDocument.AFTER,
         )
         if counter is None:
-            raise RuntimeError(
-                f"experiment {self._experiment_id!r} is not in the store: use it as a context manager"
-            )
+            raise RuntimeError(f"experiment {self._experiment_id!r} is not in the store: use it as a context manager")
         return int(counter["last_trial_id"])
 
     def _new_trial(

@@ -97,9 +97,7 @@ class DocstoreTrial(Storage.Trial):
         """Add trial parameters (metadata) that this trial does not have yet; ValueError otherwise."""
         for key, value in new_config_data.items():
             if key in self._config:
-                raise ValueError(
-                    f"New config data {key}={value} already exists for trial {self}: {self._config[key]}"
-                )
+                raise ValueError(f"New config data {key}={value} already exists for trial {self}: {self._config[key]}")
             self._config[key] = value
         self._save_new_config_data(new_config_data)
 

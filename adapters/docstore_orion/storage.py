@@ -49,8 +49,23 @@ from docstore_orion.database import DEFAULT_HOST, DocstoreDB, store_uri
 __all__ = ["Docstore"]
 
 # Orion's Trial takes only its own fields as keyword arguments
-_TRIAL_FIELDS = frozenset({"_id", "id", "experiment", "status", "worker", "exp_working_dir", "heartbeat",
-                           "submit_time", "start_time", "end_time", "results", "params", "parent"})  # fmt: skip
+_TRIAL_FIELDS = frozenset(
+    {
+        "_id",
+        "id",
+        "experiment",
+        "status",
+        "worker",
+        "exp_working_dir",
+        "heartbeat",
+        "submit_time",
+        "start_time",
+        "end_time",
+        "results",
+        "params",
+        "parent",
+    }
+)
 _IDENTITY = ("_id", "id", "experiment")
 # settings of Orion's `database` section that name the store, not options of the engine
 _DATABASE_KEYS = ("type", "host", "name", "port", "username", "password")
@@ -106,8 +121,12 @@ class Docstore(BaseStorageProtocol):  # type: ignore[misc]  # Orion is untyped
         settings = dict(database or {})
         options = {key: value for key, value in settings.items() if key not in _DATABASE_KEYS}
         lock_lease = options.pop("lock_lease", lock_lease)
-        self.uri = uri or store_uri(settings.get("host") or DEFAULT_HOST, settings.get("name"),
-                                    settings.get("username"), settings.get("password"))  # fmt: skip
+        self.uri = uri or store_uri(
+            settings.get("host") or DEFAULT_HOST,
+            settings.get("name"),
+            settings.get("username"),
+            settings.get("password"),
+        )
         self.lock_lease = 60.0 if lock_lease is None else float(lock_lease)
         self.connect_options = {**options, **connect_options}
         self._db_view: DocstoreDB | None = None
@@ -179,8 +198,9 @@ class Docstore(BaseStorageProtocol):  # type: ignore[misc]  # Orion is untyped
         with storage_errors():
             return self._storage.delete_experiment(uid=get_uid(experiment, uid))
 
-    def update_experiment(self, experiment: Any = None, uid: Any = None, where: dict[str, Any] | None = None,
-                          **kwargs: Any) -> bool:  # fmt: skip
+    def update_experiment(
+        self, experiment: Any = None, uid: Any = None, where: dict[str, Any] | None = None, **kwargs: Any
+    ) -> bool:
         uid = get_uid(experiment, uid)
         if kwargs.get("_id", uid) == uid:  # Orion passes the whole configuration, its own _id included
             kwargs.pop("_id", None)
@@ -215,26 +235,36 @@ class Docstore(BaseStorageProtocol):  # type: ignore[misc]  # Orion is untyped
             found = self._storage.reserve_trial(_experiment(experiment))
         return None if found is None else to_orion_trial(found)
 
-    def fetch_trials(self, experiment: Any = None, uid: Any = None,
-                     where: dict[str, Any] | None = None) -> list[OrionTrial]:  # fmt: skip
+    def fetch_trials(
+        self, experiment: Any = None, uid: Any = None, where: dict[str, Any] | None = None
+    ) -> list[OrionTrial]:
         with storage_errors():
             found = self._storage.fetch_trials(uid=get_uid(experiment, uid), where=to_docstore(where))
         return [to_orion_trial(trial) for trial in found]
 
-    def update_trials(self, experiment: Any = None, uid: Any = None, where: dict[str, Any] | None = None,
-                      **kwargs: Any) -> int:  # fmt: skip
+    def update_trials(
+        self, experiment: Any = None, uid: Any = None, where: dict[str, Any] | None = None, **kwargs: Any
+    ) -> int:
         with storage_errors():
-            return self._storage.update_trials(uid=get_uid(experiment, uid), where=to_docstore(where),
-                                               **to_docstore(kwargs))  # fmt: skip
+            return self._storage.update_trials(
+                uid=get_uid(experiment, uid), where=to_docstore(where), **to_docstore(kwargs)
+            )
 
-    def update_trial(self, trial: Any = None, uid: Any = None, experiment_uid: Any = None,
-                     where: dict[str, Any] | None = None, **kwargs: Any) -> int:  # fmt: skip
+    def update_trial(
+        self,
+        trial: Any = None,
+        uid: Any = None,
+        experiment_uid: Any = None,
+        where: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> int:
         changes = {key: value for key, value in to_docstore(kwargs).items() if key not in _IDENTITY}
         if not changes:
             return 0
         with storage_errors():
-            return self._storage.update_trial(_trial_document(trial), uid, experiment_uid, where=to_docstore(where),
-                                              **changes)  # fmt: skip
+            return self._storage.update_trial(
+                _trial_document(trial), uid, experiment_uid, where=to_docstore(where), **changes
+            )
 
     def get_trial(self, trial: Any = None, uid: Any = None, experiment_uid: Any = None) -> OrionTrial | None:
         with storage_errors():
@@ -314,11 +344,18 @@ class Docstore(BaseStorageProtocol):  # type: ignore[misc]  # Orion is untyped
         with storage_errors():
             return self._storage.initialize_algorithm_lock(to_docstore(experiment_id), to_docstore(algorithm_config))
 
-    def write_algorithm_lock(self, experiment_id: Any, algorithm_config: dict[str, Any], locked: int = 0,
-                             state: Any = None, heartbeat: _dt.datetime | None = None) -> Any:  # fmt: skip
+    def write_algorithm_lock(
+        self,
+        experiment_id: Any,
+        algorithm_config: dict[str, Any],
+        locked: int = 0,
+        state: Any = None,
+        heartbeat: _dt.datetime | None = None,
+    ) -> Any:
         with storage_errors():
-            return self._storage.write_algorithm_lock(to_docstore(experiment_id), to_docstore(algorithm_config),
-                                                      locked, state, heartbeat)  # fmt: skip
+            return self._storage.write_algorithm_lock(
+                to_docstore(experiment_id), to_docstore(algorithm_config), locked, state, heartbeat
+            )
 
     def release_algorithm_lock(self, experiment: Any = None, uid: Any = None, new_state: Any = None) -> None:
         with storage_errors():
@@ -329,16 +366,16 @@ class Docstore(BaseStorageProtocol):  # type: ignore[misc]  # Orion is untyped
             found = self._storage.get_algorithm_lock_info(uid=get_uid(experiment, uid))
         if found is None:
             return None
-        return LockedAlgorithmState(state=found.state, configuration=to_orion(found.configuration),
-                                    locked=found.locked)  # fmt: skip
+        return LockedAlgorithmState(state=found.state, configuration=to_orion(found.configuration), locked=found.locked)
 
     def delete_algorithm_lock(self, experiment: Any = None, uid: Any = None) -> int:
         with storage_errors():
             return self._storage.delete_algorithm_lock(uid=get_uid(experiment, uid))
 
     @contextlib.contextmanager
-    def acquire_algorithm_lock(self, experiment: Any = None, uid: Any = None, timeout: float = 60,
-                               retry_interval: float = 1) -> Iterator[LockedAlgorithmState]:  # fmt: skip
+    def acquire_algorithm_lock(
+        self, experiment: Any = None, uid: Any = None, timeout: float = 60, retry_interval: float = 1
+    ) -> Iterator[LockedAlgorithmState]:
         """Hold the experiment's algorithm lock, with docstore's lease, for the ``with`` block.
 
         The state set on the yielded ``LockedAlgorithmState`` is saved when the block ends;

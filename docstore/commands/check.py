@@ -69,8 +69,11 @@ def _unique_key_findings(db: docstore.Database, collection: str, fields_list: li
 def _unique_keys(db: docstore.Database) -> list[str]:
     findings = []
     for collection in db.list_collection_names():
-        keys = {tuple(f for f, _ in info["key"]) for name, info in db[collection].index_information().items()
-                if info.get("unique") and name != "_id_"}  # fmt: skip
+        keys = {
+            tuple(f for f, _ in info["key"])
+            for name, info in db[collection].index_information().items()
+            if info.get("unique") and name != "_id_"
+        }
         keys.update(PROTOCOL_UNIQUE_KEYS.get(collection, ()))
         if keys:
             findings.extend(_unique_key_findings(db, collection, sorted(keys)))

@@ -107,8 +107,10 @@ def _plan(storage: Storage, name: str, trials: int, seed: int) -> Plan:
             if left or missing:
                 done = _count(storage, latest, ("completed",))
                 extra = f", {recovered} lost trials recovered" if recovered else ""
-                note = (f"Resuming experiment [bold]{escape(name)}[/] v{latest['version']}: {left + missing} trials "
-                        f"left, {done} completed{extra}.")  # fmt: skip
+                note = (
+                    f"Resuming experiment [bold]{escape(name)}[/] v{latest['version']}: {left + missing} trials "
+                    f"left, {done} completed{extra}."
+                )
                 return Plan(latest, note, missing)
         version = latest["version"] + 1 if latest else 1
         try:
@@ -118,8 +120,10 @@ def _plan(storage: Storage, name: str, trials: int, seed: int) -> Plan:
         if latest is None:
             note = f"Created experiment [bold]{escape(name)}[/] v1."
         else:
-            note = (f"Experiment [bold]{escape(name)}[/] v{latest['version']} is complete; "
-                    f"starting a new version, v{version}.")  # fmt: skip
+            note = (
+                f"Experiment [bold]{escape(name)}[/] v{latest['version']} is complete; "
+                f"starting a new version, v{version}."
+            )
         return Plan(experiment, note, trials)
     raise DuplicateKeyError(f"could not create a new version of experiment {name!r}: other runs keep creating them")
 
@@ -132,8 +136,10 @@ def _register(storage: Storage, experiment: dict[str, Any], count: int) -> None:
     """
     rng = random.Random(_seed_of(experiment))
     total = int(experiment.get("max_trials") or count)
-    points = [[{"name": name, "type": "real", "value": rng.uniform(low, high)} for name, (low, high)
-               in BRANIN_DOMAIN.items()] for _ in range(total)]  # fmt: skip
+    points = [
+        [{"name": name, "type": "real", "value": rng.uniform(low, high)} for name, (low, high) in BRANIN_DOMAIN.items()]
+        for _ in range(total)
+    ]
     for params in points[total - count :]:
         with contextlib.suppress(DuplicateKeyError):  # registered already by a concurrent run: fine
             storage.register_trial(Trial(experiment=experiment["_id"], params=params))
@@ -161,9 +167,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _watch(console: Console, storage: Storage, experiment_id: str, pool: ProcessPool | ThreadPool, total: int) -> None:
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     started = time.monotonic()
     with Progress(*columns, console=console) as progress:
         first = storage.count_completed_trials(experiment_id)
@@ -297,8 +307,11 @@ def _summary(experiment: dict[str, Any], trials: list[dict[str, Any]], run: Run,
     table.add_row("data", escape(describe_uri(uri)))
     option = uri_option(uri)
     if run.kind == ThreadPool.kind:
-        table.add_row("note", "this store lives inside this process: its data is gone when the demo ends;\n"
-                      "run the demo on a .json file or mongodb:// to keep it")  # fmt: skip
+        table.add_row(
+            "note",
+            "this store lives inside this process: its data is gone when the demo ends;\n"
+            "run the demo on a .json file or mongodb:// to keep it",
+        )
         return table
     commands = [
         f"docstore experiments{option}",

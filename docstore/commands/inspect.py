@@ -68,9 +68,17 @@ def cmd_experiments(args: argparse.Namespace) -> int:
         pending = sum(counts[s] for s in (*PENDING, "reserved"))
         created = (experiment.get("metadata") or {}).get("datetime")
         rows.append(
-            [experiment.get("name"), experiment.get("version"), experiment["_id"], counts.total(),
-             counts["completed"], pending, best, created]
-        )  # fmt: skip
+            [
+                experiment.get("name"),
+                experiment.get("version"),
+                experiment["_id"],
+                counts.total(),
+                counts["completed"],
+                pending,
+                best,
+                created,
+            ]
+        )
     if args.format == "csv":
         write_csv(header, rows)
         return 0
@@ -80,8 +88,11 @@ def cmd_experiments(args: argparse.Namespace) -> int:
         return 0
     table = Table(title=f"Experiments in {escape(describe_uri(uri))}", title_justify="left")
     for name in header:
-        table.add_column(name, justify="right" if name in ("version", "trials", "completed", "pending") else "left",
-                         no_wrap=name in ("name", "_id"))  # fmt: skip
+        table.add_column(
+            name,
+            justify="right" if name in ("version", "trials", "completed", "pending") else "left",
+            no_wrap=name in ("name", "_id"),
+        )
     for row in rows:
         table.add_row(*[format_time(v) if isinstance(v, dt.datetime) else escape(format_number(v)) for v in row])
     console.print(table)
@@ -113,7 +124,7 @@ def parse_where(text: str | None) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise CliError(f"--where is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise CliError(f"--where must be a JSON object such as '{{\"status\": \"completed\"}}', not {text!r}")
+        raise CliError(f'--where must be a JSON object such as \'{{"status": "completed"}}\', not {text!r}')
     decoded: dict[str, Any] = from_ejson(value)
     return decoded
 
@@ -146,16 +157,35 @@ def cmd_trials(args: argparse.Namespace) -> int:
         return 0
     names = _param_names(experiment, trials)
     if args.format == "csv":
-        header = ["id", "_id", "status", *names, "objective", "submit_time", "start_time", "end_time", "heartbeat",
-                  "worker"]  # fmt: skip
+        header = [
+            "id",
+            "_id",
+            "status",
+            *names,
+            "objective",
+            "submit_time",
+            "start_time",
+            "end_time",
+            "heartbeat",
+            "worker",
+        ]
         rows = []
         for trial in trials:
             params = params_of(trial)
             rows.append(
-                [trial.get("id"), trial["_id"], trial.get("status"), *(params.get(n) for n in names),
-                 objective_of(trial), trial.get("submit_time"), trial.get("start_time"), trial.get("end_time"),
-                 trial.get("heartbeat"), trial.get("worker")]
-            )  # fmt: skip
+                [
+                    trial.get("id"),
+                    trial["_id"],
+                    trial.get("status"),
+                    *(params.get(n) for n in names),
+                    objective_of(trial),
+                    trial.get("submit_time"),
+                    trial.get("start_time"),
+                    trial.get("end_time"),
+                    trial.get("heartbeat"),
+                    trial.get("worker"),
+                ]
+            )
         write_csv(header, rows)
         return 0
     _print_trials_table(uri, experiment, trials, names)
@@ -199,10 +229,13 @@ def _print_trials_table(
         if objective is not None and objective == best:
             shown = f"[bold green]{shown}[/] *"
         table.add_row(
-            str(number), escape(str(trial.get("id", trial["_id"]))),
+            str(number),
+            escape(str(trial.get("id", trial["_id"]))),
             f"[{_STATUS_STYLE.get(status, 'white')}]{escape(status)}[/]",
-            *(format_number(params.get(n), 5) for n in names), shown, _duration(trial),
-        )  # fmt: skip
+            *(format_number(params.get(n), 5) for n in names),
+            shown,
+            _duration(trial),
+        )
     console.print(table)
     if best is not None:
         console.print("* best objective. Details of one trial: docstore show TRIAL_ID")

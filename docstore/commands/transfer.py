@@ -152,12 +152,13 @@ def _read_stream(stream: Iterable[bytes], where: str, collection: str | None) ->
         if isinstance(value, dict) and "$collection" in value:
             if collection:
                 raise CliError(f"{where}:{number}: a docstore dump header; load the file without --collection")
-            sections.append(Section(str(value["$collection"]), _index_list(value.get("indexes")),
-                                    declared_count=value.get("count")))  # fmt: skip
+            sections.append(
+                Section(str(value["$collection"]), _index_list(value.get("indexes")), declared_count=value.get("count"))
+            )
             continue
         if not sections:
             raise CliError(
-                f"{where}:{number}: not a docstore dump (no {{\"$collection\": ...}} header line); "
+                f'{where}:{number}: not a docstore dump (no {{"$collection": ...}} header line); '
                 "to load one mongoexport file, pass --collection NAME"
             )
         sections[-1].documents.append(_document(value, where, number))
@@ -233,8 +234,10 @@ def _insert(db: docstore.Database, section: Section, merge: bool) -> int:
                     raise DuplicateKeyError(
                         f"{section.name}: a different document with _id {document['_id']!r} is already stored "
                         f"in {describe_uri(db.uri)}; nothing of this batch was written",
-                        collection=section.name, index="_id_", key={"_id": document["_id"]},
-                    )  # fmt: skip
+                        collection=section.name,
+                        index="_id_",
+                        key={"_id": document["_id"]},
+                    )
             batch = [d for d in batch if d["_id"] not in existing]
         if batch:
             collection.insert_many(batch)
@@ -249,8 +252,9 @@ def write_sections(db: docstore.Database, sections: list[Section], *, merge: boo
     inserted = 0
     for section in sections:
         for index in section.indexes:
-            db[section.name].create_index(list(index["key"].items()), unique=bool(index.get("unique")),
-                                          name=index.get("name"))  # fmt: skip
+            db[section.name].create_index(
+                list(index["key"].items()), unique=bool(index.get("unique")), name=index.get("name")
+            )
         inserted += _insert(db, section, merge)
     return inserted
 

@@ -130,11 +130,13 @@ class ProcessPool:
         self._arrays = [context.Array("c", 256) for _ in range(n)]
         self._processes = [
             context.Process(
-                target=_process_main, args=(spec, self._stop, array, self._errors, os.getpid()),
-                name=f"docstore-demo-worker-{i}", daemon=True,
+                target=_process_main,
+                args=(spec, self._stop, array, self._errors, os.getpid()),
+                name=f"docstore-demo-worker-{i}",
+                daemon=True,
             )
             for i, array in enumerate(self._arrays)
-        ]  # fmt: skip
+        ]
 
     def start(self) -> None:
         # Children are born ignoring SIGINT (an ignored signal stays ignored across exec), so a

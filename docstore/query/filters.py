@@ -24,11 +24,35 @@ __all__ = ["Filter", "compile_filter", "condition_test", "document_test", "elem_
 ValueTest = Callable[[Any], bool]
 
 _LOGICAL = ("$and", "$or", "$nor")
-_REJECTED = frozenset({
-    "$where", "$function", "$expr", "$accumulator", "$text", "$jsonSchema", "$near", "$nearSphere", "$geoWithin",
-    "$geoIntersects", "$within", "$center", "$box", "$polygon", "$comment", "$sampleRate", "$bitsAllSet",
-    "$bitsAnySet", "$bitsAllClear", "$bitsAnyClear", "$search", "$meta", "$natural", "$alwaysTrue", "$alwaysFalse",
-})
+_REJECTED = frozenset(
+    {
+        "$where",
+        "$function",
+        "$expr",
+        "$accumulator",
+        "$text",
+        "$jsonSchema",
+        "$near",
+        "$nearSphere",
+        "$geoWithin",
+        "$geoIntersects",
+        "$within",
+        "$center",
+        "$box",
+        "$polygon",
+        "$comment",
+        "$sampleRate",
+        "$bitsAllSet",
+        "$bitsAnySet",
+        "$bitsAllClear",
+        "$bitsAnyClear",
+        "$search",
+        "$meta",
+        "$natural",
+        "$alwaysTrue",
+        "$alwaysFalse",
+    }
+)
 
 
 def _reject(op: str, where: str = "query") -> UnsupportedQuery:
@@ -149,8 +173,9 @@ def _operators(spec: Mapping[str, Any]) -> list[_Node]:
         elif isinstance(op, str) and op.startswith("$"):
             raise _reject(op)
         else:
-            raise UnsupportedQuery(f"unknown operator {op!r}: an operator expression cannot hold a field name",
-                                   operator=str(op))
+            raise UnsupportedQuery(
+                f"unknown operator {op!r}: an operator expression cannot hold a field name", operator=str(op)
+            )
     return nodes
 
 

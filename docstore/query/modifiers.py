@@ -148,8 +148,11 @@ def _arithmetic(path: _Path, amount: Any) -> Step:
 
 
 def _type_name(value: Any) -> str:
-    return "null" if value is None else {"str": "string", "dict": "object", "list": "array"}.get(
-        type(value).__name__, type(value).__name__)
+    return (
+        "null"
+        if value is None
+        else {"str": "string", "dict": "object", "list": "array"}.get(type(value).__name__, type(value).__name__)
+    )
 
 
 def _min_max(path: _Path, value: Any) -> Step:
@@ -323,8 +326,9 @@ def _rename(source: _Path, target: _Path) -> Step:
 
 def _current_date(path: _Path, spec: Any) -> Step:
     if not (spec is True or spec == {"$type": "date"}):
-        raise UnsupportedQuery("$currentDate takes true or {'$type': 'date'} (timestamps cannot be stored)",
-                               operator="$currentDate")
+        raise UnsupportedQuery(
+            "$currentDate takes true or {'$type': 'date'} (timestamps cannot be stored)", operator="$currentDate"
+        )
 
     def step(doc: dict[str, Any]) -> None:
         parent, _ = path.current(doc, create=True)
@@ -361,8 +365,8 @@ def build_step(op: str, parts: tuple[str, ...], arg: Any) -> tuple[Step, list[tu
             raise UnsupportedQuery(f"$rename needs a string target for {path.dotted!r}", operator="$rename")
         target = split_path(arg, operator="$rename")
         if target[: len(parts)] == parts or parts[: len(target)] == target:
-            raise UnsupportedQuery(f"$rename source {path.dotted!r} and target {arg!r} must not be on the same path",
-                                   operator="$rename")
+            raise UnsupportedQuery(
+                f"$rename source {path.dotted!r} and target {arg!r} must not be on the same path", operator="$rename"
+            )
         return _rename(path, _Path(op, target)), [parts, target]
     raise UnsupportedQuery(f"unknown update operator {op}", operator=op)
-

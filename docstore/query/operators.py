@@ -41,9 +41,28 @@ Tests = tuple[ValueTest, ValueTest]
 _DATETIME = _dt.datetime
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 _TYPE_NAMES = {
-    "double": 1, "string": 2, "object": 3, "array": 4, "binData": 5, "undefined": 6, "objectId": 7, "bool": 8,
-    "date": 9, "null": 10, "regex": 11, "dbPointer": 12, "javascript": 13, "symbol": 14, "javascriptWithScope": 15,
-    "int": 16, "timestamp": 17, "long": 18, "decimal": 19, "minKey": -1, "maxKey": 127, "number": NUMBER_ALIAS,
+    "double": 1,
+    "string": 2,
+    "object": 3,
+    "array": 4,
+    "binData": 5,
+    "undefined": 6,
+    "objectId": 7,
+    "bool": 8,
+    "date": 9,
+    "null": 10,
+    "regex": 11,
+    "dbPointer": 12,
+    "javascript": 13,
+    "symbol": 14,
+    "javascriptWithScope": 15,
+    "int": 16,
+    "timestamp": 17,
+    "long": 18,
+    "decimal": 19,
+    "minKey": -1,
+    "maxKey": 127,
+    "number": NUMBER_ALIAS,
 }
 _TYPE_NUMBERS = frozenset(_TYPE_NAMES.values()) - {NUMBER_ALIAS}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -223,7 +242,10 @@ def _in_strings(allowed: frozenset[str]) -> Tests:
 
 # ------------------------------------------------------------------ $gt $gte $lt $lte
 _NATIVE: dict[str, Callable[[Any, Any], bool]] = {
-    "$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le,
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
 }
 
 

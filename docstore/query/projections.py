@@ -84,8 +84,11 @@ class Projection:
                 else:
                     (includes if flag else excludes).append(field)
             else:
-                raise UnsupportedQuery(f"the projection of {field!r} must be 0/1, true/false, $slice or $elemMatch "
-                                       f"(expressions are not supported), got {flag!r}", operator=field)
+                raise UnsupportedQuery(
+                    f"the projection of {field!r} must be 0/1, true/false, $slice or $elemMatch "
+                    f"(expressions are not supported), got {flag!r}",
+                    operator=field,
+                )
         if includes and excludes:
             raise UnsupportedQuery("cannot mix inclusion and exclusion in a projection", operator=excludes[0])
         if excludes and self._elem_matches:

@@ -111,8 +111,9 @@ def compile_sort(spec: Sequence[tuple[str, int]] | Mapping[str, int] | None) -> 
             name = str(next(iter(direction), "sort"))
             raise UnsupportedQuery(f"sort by {name} is not supported", operator=name)
         if type(direction) not in (int, float) or direction not in (1, -1):
-            raise UnsupportedQuery(f"the sort direction of {field!r} must be 1 or -1, got {direction!r}",
-                                   operator=str(field))
+            raise UnsupportedQuery(
+                f"the sort direction of {field!r} must be 1 or -1, got {direction!r}", operator=str(field)
+            )
         if any(field == known for known, _ in keys):
             raise UnsupportedQuery(f"the sort names {field!r} twice", operator=str(field))
         keys.append((field, int(direction)))

@@ -26,10 +26,24 @@ from .values import values_equal
 
 __all__ = ["Update", "compile_update"]
 
-_OPERATORS = frozenset({
-    "$set", "$unset", "$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$pop", "$rename",
-    "$currentDate", "$setOnInsert",
-})
+_OPERATORS = frozenset(
+    {
+        "$set",
+        "$unset",
+        "$inc",
+        "$mul",
+        "$min",
+        "$max",
+        "$push",
+        "$addToSet",
+        "$pull",
+        "$pullAll",
+        "$pop",
+        "$rename",
+        "$currentDate",
+        "$setOnInsert",
+    }
+)
 _REJECTED = frozenset({"$bit", "$where", "$function", "$expr", "$accumulator"})
 _VALUE_OPERATORS = frozenset({"$set", "$setOnInsert", "$min", "$max"})
 
@@ -52,8 +66,9 @@ def _update_path(op: str, path: Any) -> tuple[str, ...]:
     for part in parts:
         if part.startswith("$"):
             if part == "$" or part.startswith("$["):
-                raise UnsupportedQuery(f"{op} on {path!r}: positional operators ('{part}') are not supported",
-                                       operator=part)
+                raise UnsupportedQuery(
+                    f"{op} on {path!r}: positional operators ('{part}') are not supported", operator=part
+                )
             raise UnsupportedQuery(f"{op} on {path!r}: field names cannot start with '$'", operator=part)
         if "\0" in part:
             raise UnsupportedQuery(f"{op} on {path!r}: field names cannot contain NUL", operator=op)
@@ -72,8 +87,9 @@ def _conflicts(paths: list[tuple[str, ...]]) -> None:
     ordered = sorted(paths)
     for a, b in itertools.pairwise(ordered):
         if b[: len(a)] == a:
-            raise UnsupportedQuery(f"updating the path {'.'.join(b)!r} would create a conflict at {'.'.join(a)!r}",
-                                   operator=".".join(b))
+            raise UnsupportedQuery(
+                f"updating the path {'.'.join(b)!r} would create a conflict at {'.'.join(a)!r}", operator=".".join(b)
+            )
 
 
 class Update:
@@ -93,8 +109,10 @@ class Update:
             validate_document(spec)
             return
         if len(operators) != len(spec):
-            raise UnsupportedQuery("an update cannot mix operators and plain fields",
-                                   operator=str(next(key for key in spec if key not in operators)))
+            raise UnsupportedQuery(
+                "an update cannot mix operators and plain fields",
+                operator=str(next(key for key in spec if key not in operators)),
+            )
         entries: list[tuple[tuple[str, ...], str, Step]] = []
         touched: list[tuple[str, ...]] = []
         for op, fields in spec.items():
@@ -102,8 +120,9 @@ class Update:
                 verb = "is not supported by docstore" if op in _REJECTED else "is an unknown update operator"
                 raise UnsupportedQuery(f"{op} {verb}", operator=op)
             if not isinstance(fields, Mapping):
-                raise UnsupportedQuery(f"{op} needs a document of field paths, got {type(fields).__name__}",
-                                       operator=op)
+                raise UnsupportedQuery(
+                    f"{op} needs a document of field paths, got {type(fields).__name__}", operator=op
+                )
             for path, arg in fields.items():
                 parts = _update_path(op, path)
                 step, paths = build_step(op, parts, arg)
@@ -119,8 +138,9 @@ class Update:
         """The updated copy of ``doc`` (``doc`` itself is never changed); ``$setOnInsert`` is ignored."""
         if self.is_replacement:
             if "_id" in self.spec and "_id" in doc and not values_equal(self.spec["_id"], doc["_id"]):
-                raise InvalidOperation("the replacement would modify the immutable field '_id'",
-                                       operator="replacement", path="_id")
+                raise InvalidOperation(
+                    "the replacement would modify the immutable field '_id'", operator="replacement", path="_id"
+                )
             replaced: dict[str, Any] = {"_id": doc["_id"]} if "_id" in doc else {}
             replaced.update((key, deep_copy(value)) for key, value in self.spec.items() if key != "_id")
             return replaced
@@ -144,8 +164,9 @@ class Update:
             build_step("$set", parts, value)[0](seed)
         if self.is_replacement:
             if "_id" in self.spec and "_id" in seed and not values_equal(self.spec["_id"], seed["_id"]):
-                raise InvalidOperation("the replacement's _id differs from the filter's", operator="replacement",
-                                       path="_id")
+                raise InvalidOperation(
+                    "the replacement's _id differs from the filter's", operator="replacement", path="_id"
+                )
             new: dict[str, Any] = {"_id": seed["_id"]} if "_id" in seed else {}
             new.update((key, deep_copy(value)) for key, value in self.spec.items())
             return new
@@ -160,8 +181,11 @@ class Update:
     def _check_id(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         if "_id" in old and ("_id" not in new or not values_equal(new["_id"], old["_id"])):
             op = next((op for op, _, _ in self._steps if "_id" in self.spec.get(op, {})), "$set")
-            raise InvalidOperation(f"{op}: performing an update on the path '_id' would modify the immutable "
-                                   "field '_id'", operator=op, path="_id")
+            raise InvalidOperation(
+                f"{op}: performing an update on the path '_id' would modify the immutable field '_id'",
+                operator=op,
+                path="_id",
+            )
 
     def __repr__(self) -> str:
         return f"Update({self.spec!r})"
@@ -174,8 +198,9 @@ def _seed_equalities(spec: Mapping[str, Any]) -> list[tuple[tuple[str, ...], Any
     paths = sorted(found)
     for a, b in itertools.pairwise(paths):
         if b.startswith(a + "."):
-            raise InvalidOperation(f"cannot infer the upserted document: the filter sets both {a!r} and {b!r}",
-                                   operator="upsert", path=b)
+            raise InvalidOperation(
+                f"cannot infer the upserted document: the filter sets both {a!r} and {b!r}", operator="upsert", path=b
+            )
     return [(tuple(path.split(".")), found[path]) for path in paths]
 
 
@@ -195,8 +220,9 @@ def _collect_seed(spec: Mapping[str, Any], found: dict[str, Any]) -> None:
         if isinstance(value, re.Pattern):
             continue
         if key in found and not values_equal(found[key], value):
-            raise InvalidOperation(f"cannot infer the upserted document: the filter sets {key!r} twice",
-                                   operator="upsert", path=key)
+            raise InvalidOperation(
+                f"cannot infer the upserted document: the filter sets {key!r} twice", operator="upsert", path=key
+            )
         found[key] = value
 
 

@@ -68,12 +68,15 @@ def _value_list(raw: Any, field: str, allowed: tuple[str, ...]) -> list[dict[str
         if field == "params":
             items = [{"name": k, "type": _infer_param_type(v), "value": v} for k, v in raw.items()]
         else:
-            items = [{"name": k, "type": "objective" if k == "objective" else "statistic", "value": v}
-                     for k, v in raw.items()]  # fmt: skip
+            items = [
+                {"name": k, "type": "objective" if k == "objective" else "statistic", "value": v}
+                for k, v in raw.items()
+            ]
         raw = items
     if not isinstance(raw, (list, tuple)):
-        raise InvalidDocument(f"trial {field} must be a list of {{name, type, value}}, not {type(raw).__name__}",
-                              path=field)  # fmt: skip
+        raise InvalidDocument(
+            f"trial {field} must be a list of {{name, type, value}}, not {type(raw).__name__}", path=field
+        )
     out: list[dict[str, Any]] = []
     for i, item in enumerate(raw):
         where = f"{field}.{i}"
@@ -81,8 +84,9 @@ def _value_list(raw: Any, field: str, allowed: tuple[str, ...]) -> list[dict[str
             raise InvalidDocument(f"trial {where} must be a {{name, type, value}} dict, not {item!r}", path=where)
         extra = set(item) - {"name", "type", "value"}
         if extra or not isinstance(item.get("name"), str):
-            raise InvalidDocument(f"trial {where} must have a string name and only name, type, value: {item!r}",
-                                  path=where)  # fmt: skip
+            raise InvalidDocument(
+                f"trial {where} must have a string name and only name, type, value: {item!r}", path=where
+            )
         kind = item.get("type")
         if kind is not None and kind not in allowed:
             raise InvalidDocument(f"trial {where} has type {kind!r}, not one of {allowed}", path=f"{where}.type")

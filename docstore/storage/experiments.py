@@ -26,8 +26,9 @@ def _document(config: Any, what: str) -> dict[str, Any]:
 class ExperimentsMixin(AlgorithmLockMixin):
     """Orion's experiment and benchmark methods."""
 
-    def create_experiment(self, config: Any, algo_locked: int = 0, algo_state: Any = None,
-                          algo_heartbeat: _dt.datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    def create_experiment(
+        self, config: Any, algo_locked: int = 0, algo_state: Any = None, algo_heartbeat: _dt.datetime | None = None
+    ) -> dict[str, Any]:
         """Store a new experiment and its algorithm lock (configuration: ``config["algorithm"]``).
 
         A second experiment with the same name and version raises DuplicateKeyError. A
@@ -50,13 +51,17 @@ class ExperimentsMixin(AlgorithmLockMixin):
             config.setdefault("_id", uid)
         return document
 
-    def fetch_experiments(self, query: Mapping[str, Any], selection: Mapping[str, Any] | None = None,
-                          ) -> list[dict[str, Any]]:  # fmt: skip
+    def fetch_experiments(
+        self,
+        query: Mapping[str, Any],
+        selection: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Experiment documents matching ``query``, with the fields in ``selection`` (a projection)."""
         return self._coll(EXPERIMENTS).find(query, projection=selection).to_list()
 
-    def update_experiment(self, experiment: Any = None, uid: Any = None, where: Mapping[str, Any] | None = None,
-                          **kwargs: Any) -> bool:  # fmt: skip
+    def update_experiment(
+        self, experiment: Any = None, uid: Any = None, where: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> bool:
         """Set fields of the experiment if it matches ``where``; True if it matched."""
         exp = experiment_uid(experiment, uid)
         matched = self._coll(EXPERIMENTS).update_one(scoped(where, _id=exp), set_fields(kwargs, "update_experiment"))
@@ -81,8 +86,11 @@ class ExperimentsMixin(AlgorithmLockMixin):
             config.setdefault("_id", uid)
         return document
 
-    def fetch_benchmark(self, query: Mapping[str, Any], selection: Mapping[str, Any] | None = None,
-                        ) -> list[dict[str, Any]]:  # fmt: skip
+    def fetch_benchmark(
+        self,
+        query: Mapping[str, Any],
+        selection: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         return self._coll(BENCHMARKS).find(query, projection=selection).to_list()
 
     def delete_benchmark(self, query: Mapping[str, Any]) -> int:

@@ -46,8 +46,16 @@ _UNLOCKED = {"locked": 0, "owner": None, "lease_until": None}
 class LockedAlgorithmState:
     """The algorithm's state and configuration as read from its lock (Orion's class, plus the lease)."""
 
-    def __init__(self, state: Any, configuration: Any, locked: bool = True, heartbeat: _dt.datetime | None = None,
-                 *, owner: str | None = None, lease_until: _dt.datetime | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: Any,
+        configuration: Any,
+        locked: bool = True,
+        heartbeat: _dt.datetime | None = None,
+        *,
+        owner: str | None = None,
+        lease_until: _dt.datetime | None = None,
+    ) -> None:
         self._original_state = state
         self._state = state
         self.configuration = configuration
@@ -125,15 +133,22 @@ class AlgorithmLockMixin(StorageBase):
         """Create the experiment's unlocked lock with no state; returns the lock document's ``_id``."""
         return self.write_algorithm_lock(experiment_id, algorithm_config)
 
-    def write_algorithm_lock(self, experiment_id: Any, algorithm_config: Any, locked: int = 0, state: Any = None,
-                             heartbeat: _dt.datetime | None = None) -> str:  # fmt: skip
+    def write_algorithm_lock(
+        self,
+        experiment_id: Any,
+        algorithm_config: Any,
+        locked: int = 0,
+        state: Any = None,
+        heartbeat: _dt.datetime | None = None,
+    ) -> str:
         """Create the experiment's lock (DuplicateKeyError if it has one); ``state`` is pickled."""
         document = self._lock_document(experiment_id, algorithm_config, locked, state, heartbeat)
         self._require_experiment(experiment_id)
         return self._coll(ALGO).insert_one(document).inserted_id
 
-    def _lock_document(self, experiment_id: Any, algorithm_config: Any, locked: int, state: Any,
-                       heartbeat: _dt.datetime | None) -> dict[str, Any]:  # fmt: skip
+    def _lock_document(
+        self, experiment_id: Any, algorithm_config: Any, locked: int, state: Any, heartbeat: _dt.datetime | None
+    ) -> dict[str, Any]:
         if experiment_id is None:
             raise UnknownExperiment("an algorithm lock needs an experiment id", uid=None)
         return {
@@ -165,9 +180,15 @@ class AlgorithmLockMixin(StorageBase):
         return found is not None
 
     @contextlib.contextmanager
-    def acquire_algorithm_lock(self, experiment: Any = None, uid: Any = None, timeout: float = 600,
-                               retry_interval: float = 1, *, lease: float | None = None,
-                               ) -> Iterator[LockedAlgorithmState]:  # fmt: skip
+    def acquire_algorithm_lock(
+        self,
+        experiment: Any = None,
+        uid: Any = None,
+        timeout: float = 600,
+        retry_interval: float = 1,
+        *,
+        lease: float | None = None,
+    ) -> Iterator[LockedAlgorithmState]:
         """Hold the experiment's algorithm lock for the ``with`` block.
 
         Retries every ``retry_interval`` seconds for ``timeout`` seconds, then raises
@@ -205,10 +226,16 @@ class AlgorithmLockMixin(StorageBase):
             stamp = now()
             found = self._coll(ALGO).find_one_and_update(
                 {"experiment": exp, "$or": [{"locked": 0}, {"lease_until": {"$lt": stamp}}]},
-                {"$set": {"locked": 1, "owner": owner, "heartbeat": stamp,
-                          "lease_until": stamp + _dt.timedelta(seconds=lease)}},
+                {
+                    "$set": {
+                        "locked": 1,
+                        "owner": owner,
+                        "heartbeat": stamp,
+                        "lease_until": stamp + _dt.timedelta(seconds=lease),
+                    }
+                },
                 return_document=ReturnDocument.AFTER,
-            )  # fmt: skip
+            )
             if found is not None:
                 return found
             if not checked:

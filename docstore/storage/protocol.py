@@ -42,8 +42,13 @@ class Storage(ExperimentsMixin, TrialsMixin):
                 "this Storage was made from a Database object and cannot be pickled; "
                 "open it with docstore.setup_storage(uri) to send it to other processes"
             )
-        options = {"heartbeat": self.heartbeat, "lock_lease": self.lock_lease, "strict": self.strict,
-                   "worker": self._worker, "connect_options": self._connect_options}  # fmt: skip
+        options = {
+            "heartbeat": self.heartbeat,
+            "lock_lease": self.lock_lease,
+            "strict": self.strict,
+            "worker": self._worker,
+            "connect_options": self._connect_options,
+        }
         return (_reopen, (self._uri, options))
 
     def close(self) -> None:

@@ -8,20 +8,22 @@ from docstore.errors import UndefinedCall
 
 __all__ = ["READ_METHODS", "ReadOnlyStorage"]
 
-READ_METHODS = frozenset({
-    "count_broken_trials",
-    "count_completed_trials",
-    "fetch_benchmark",
-    "fetch_experiments",
-    "fetch_lost_trials",
-    "fetch_noncompleted_trials",
-    "fetch_pending_trials",
-    "fetch_trials",
-    "fetch_trials_by_status",
-    "get_algorithm_lock_info",
-    "get_trial",
-    "retrieve_result",
-})  # fmt: skip
+READ_METHODS = frozenset(
+    {
+        "count_broken_trials",
+        "count_completed_trials",
+        "fetch_benchmark",
+        "fetch_experiments",
+        "fetch_lost_trials",
+        "fetch_noncompleted_trials",
+        "fetch_pending_trials",
+        "fetch_trials",
+        "fetch_trials_by_status",
+        "get_algorithm_lock_info",
+        "get_trial",
+        "retrieve_result",
+    }
+)
 """Orion's ``ReadOnlyStorageProtocol.valid_attributes``, plus benchmarks, lock info and retrieve_result."""
 
 

@@ -118,8 +118,9 @@ class TrialsMixin(StorageBase):
             return None
         return Trial(found)
 
-    def set_trial_status(self, trial: Any, status: str, heartbeat: _dt.datetime | None = None,
-                         was: str | None = None) -> None:  # fmt: skip
+    def set_trial_status(
+        self, trial: Any, status: str, heartbeat: _dt.datetime | None = None, was: str | None = None
+    ) -> None:
         """Set the status if the stored one is ``was`` (default: the trial's own), else FailedUpdate.
 
         The heartbeat is set too (to ``heartbeat`` or now), and ``end_time`` when the trial
@@ -165,15 +166,22 @@ class TrialsMixin(StorageBase):
             self._failed_trial_update(key, "reserved", "cannot push results")
         return 1
 
-    def update_trial(self, trial: Any = None, uid: Any = None, experiment_uid: Any = None,
-                     where: Mapping[str, Any] | None = None, **kwargs: Any) -> int:  # fmt: skip
+    def update_trial(
+        self,
+        trial: Any = None,
+        uid: Any = None,
+        experiment_uid: Any = None,
+        where: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> int:
         """Set fields of one trial if it matches ``where``; returns how many matched (0 or 1)."""
         key = trial_key(trial, uid, experiment_uid)
         update = _checked_changes(kwargs, "update_trial")
         return self._coll(TRIALS).update_one(scoped(where, **key), update).matched_count
 
-    def update_trials(self, experiment: Any = None, uid: Any = None, where: Mapping[str, Any] | None = None,
-                      **kwargs: Any) -> int:  # fmt: skip
+    def update_trials(
+        self, experiment: Any = None, uid: Any = None, where: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> int:
         """Set fields of every trial of the experiment matching ``where``; returns how many matched."""
         exp = experiment_uid(experiment, uid)
         update = _checked_changes(kwargs, "update_trials")
@@ -203,8 +211,9 @@ class TrialsMixin(StorageBase):
             write_back(trial, {"results": Values(found.get("results") or []).to_list()})
         return trial
 
-    def fetch_trials(self, experiment: Any = None, uid: Any = None,
-                     where: Mapping[str, Any] | None = None) -> list[Trial]:  # fmt: skip
+    def fetch_trials(
+        self, experiment: Any = None, uid: Any = None, where: Mapping[str, Any] | None = None
+    ) -> list[Trial]:
         """The experiment's trials matching ``where``, oldest ``submit_time`` first."""
         return self._fetch(experiment_uid(experiment, uid), where)
 

@@ -102,16 +102,26 @@ class ValueSuite:
 
     def test_bytes(self, db: Database) -> None:
         every = bytes(range(256))
-        db["v"].insert_many([{"_id": "all", "b": every}, {"_id": "empty", "b": b""},
-                             {"_id": "ba", "b": bytearray(b"xy")}])
+        db["v"].insert_many(
+            [{"_id": "all", "b": every}, {"_id": "empty", "b": b""}, {"_id": "ba", "b": bytearray(b"xy")}]
+        )
         assert typed((db["v"].find_one("all") or {})["b"]) == typed(every)
         assert typed((db["v"].find_one("empty") or {})["b"]) == typed(b"")
         assert typed((db["v"].find_one("ba") or {})["b"]) == typed(b"xy")
         assert [d["_id"] for d in db["v"].find({"b": every})] == ["all"]
 
     def test_special_floats(self, db: Database) -> None:
-        db["v"].insert_one({"_id": "f", "nan": math.nan, "inf": math.inf, "ninf": -math.inf,
-                            "tiny": 5e-324, "max": 1.7976931348623157e308, "tenth": 0.1})
+        db["v"].insert_one(
+            {
+                "_id": "f",
+                "nan": math.nan,
+                "inf": math.inf,
+                "ninf": -math.inf,
+                "tiny": 5e-324,
+                "max": 1.7976931348623157e308,
+                "tenth": 0.1,
+            }
+        )
         doc = db["v"].find_one("f") or {}
         assert isinstance(doc["nan"], float)
         assert math.isnan(doc["nan"])
@@ -119,13 +129,27 @@ class ValueSuite:
         assert (doc["tiny"], doc["max"], doc["tenth"]) == (5e-324, 1.7976931348623157e308, 0.1)
 
     def test_numbers_keep_their_type(self, db: Database) -> None:
-        value = {"int": 1, "float": 1.0, "bool": True, "false": False, "none": None, "str": "1",
-                 "int64max": 2**63 - 1, "int64min": -(2**63), "int32edge": 2**31, "negint32": -(2**31) - 1}
+        value = {
+            "int": 1,
+            "float": 1.0,
+            "bool": True,
+            "false": False,
+            "none": None,
+            "str": "1",
+            "int64max": 2**63 - 1,
+            "int64min": -(2**63),
+            "int32edge": 2**31,
+            "negint32": -(2**31) - 1,
+        }
         assert typed(_round_trip(db, value)) == typed(value)
 
     def test_nested_structures(self, db: Database) -> None:
-        value = {"empty_dict": {}, "empty_list": [], "nested": [[1, [2, [3, []]]], {"a": [{}, {"b": []}]}],
-                 "tuple": (1, (2, 3))}
+        value = {
+            "empty_dict": {},
+            "empty_list": [],
+            "nested": [[1, [2, [3, []]]], {"a": [{}, {"b": []}]}],
+            "tuple": (1, (2, 3)),
+        }
         expected = {**value, "tuple": [1, [2, 3]]}
         assert typed(_round_trip(db, value)) == typed(expected)
 

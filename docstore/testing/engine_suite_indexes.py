@@ -131,12 +131,14 @@ class CompareAndSetSuite:
     """``find_one_and_update`` as the compare-and-set everything atomic is built on. Needs ``db``."""
 
     def _seed_trials(self, db: Database) -> None:
-        db["t"].insert_many([
-            {"_id": "t1", "status": "new", "priority": 1, "submit": 3},
-            {"_id": "t2", "status": "new", "priority": 5, "submit": 2},
-            {"_id": "t3", "status": "completed", "priority": 9, "submit": 1},
-            {"_id": "t4", "status": "new", "priority": 3, "submit": 4},
-        ])
+        db["t"].insert_many(
+            [
+                {"_id": "t1", "status": "new", "priority": 1, "submit": 3},
+                {"_id": "t2", "status": "new", "priority": 5, "submit": 2},
+                {"_id": "t3", "status": "completed", "priority": 9, "submit": 1},
+                {"_id": "t4", "status": "new", "priority": 3, "submit": 4},
+            ]
+        )
 
     def test_returns_before_by_default_and_second_cas_fails(self, db: Database) -> None:
         self._seed_trials(db)
@@ -151,7 +153,8 @@ class CompareAndSetSuite:
     def test_return_after(self, db: Database) -> None:
         self._seed_trials(db)
         after = db["t"].find_one_and_update(
-            {"_id": "t2", "status": "new"}, {"$set": {"status": "reserved"}, "$inc": {"priority": 1}},
+            {"_id": "t2", "status": "new"},
+            {"$set": {"status": "reserved"}, "$inc": {"priority": 1}},
             return_document=ReturnDocument.AFTER,
         )
         assert typed(after) == typed({"_id": "t2", "status": "reserved", "priority": 6, "submit": 2})
@@ -177,11 +180,13 @@ class CompareAndSetSuite:
 
     def test_projection(self, db: Database) -> None:
         self._seed_trials(db)
-        found = db["t"].find_one_and_update({"_id": "t1"}, {"$set": {"status": "x"}}, projection={"status": 1},
-                                            return_document=ReturnDocument.AFTER)
+        found = db["t"].find_one_and_update(
+            {"_id": "t1"}, {"$set": {"status": "x"}}, projection={"status": 1}, return_document=ReturnDocument.AFTER
+        )
         assert found == {"_id": "t1", "status": "x"}
-        found = db["t"].find_one_and_update({"_id": "t1"}, {"$set": {"status": "y"}}, projection={"_id": 0,
-                                            "priority": 1})
+        found = db["t"].find_one_and_update(
+            {"_id": "t1"}, {"$set": {"status": "y"}}, projection={"_id": 0, "priority": 1}
+        )
         assert found == {"priority": 1}
 
     def test_no_match_changes_nothing(self, db: Database) -> None:
@@ -193,8 +198,11 @@ class CompareAndSetSuite:
     def test_drain_reserves_each_document_once(self, db: Database) -> None:
         self._seed_trials(db)
         reserved = []
-        while (doc := db["t"].find_one_and_update({"status": "new"}, {"$set": {"status": "reserved"}},
-                                                  sort=[("submit", 1)])) is not None:
+        while (
+            doc := db["t"].find_one_and_update(
+                {"status": "new"}, {"$set": {"status": "reserved"}}, sort=[("submit", 1)]
+            )
+        ) is not None:
             reserved.append(doc["_id"])
         assert reserved == ["t2", "t1", "t4"]
 
@@ -206,8 +214,9 @@ class CompareAndSetSuite:
 
         def work(slot: int) -> None:
             try:
-                while (doc := db["t"].find_one_and_update(
-                        {"status": "new"}, {"$set": {"status": "reserved", "by": slot}})) is not None:
+                while (
+                    doc := db["t"].find_one_and_update({"status": "new"}, {"$set": {"status": "reserved", "by": slot}})
+                ) is not None:
                     won[slot].append(doc["_id"])
             except BaseException as exc:  # reported by the main thread
                 errors.append(exc)

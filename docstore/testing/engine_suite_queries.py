@@ -267,8 +267,15 @@ class QuerySuite:
         assert db["nothing_here"].find_one({"a": 1}) is None
 
     def test_nan_matches_nan_and_infinities_compare(self, db: Database) -> None:
-        fill(db["q"], [{"_id": "nan", "x": float("nan")}, {"_id": "inf", "x": float("inf")},
-                       {"_id": "ninf", "x": float("-inf")}, {"_id": "one", "x": 1}])
+        fill(
+            db["q"],
+            [
+                {"_id": "nan", "x": float("nan")},
+                {"_id": "inf", "x": float("inf")},
+                {"_id": "ninf", "x": float("-inf")},
+                {"_id": "one", "x": 1},
+            ],
+        )
         assert matched_ids(db["q"], {"x": float("nan")}) == {"nan"}
         assert matched_ids(db["q"], {"x": {"$gt": 1e308}}) == {"inf"}
         assert matched_ids(db["q"], {"x": {"$lt": -1e308}}) == {"ninf"}

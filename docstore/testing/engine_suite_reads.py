@@ -30,8 +30,11 @@ PROJECTION_CASES: list[tuple[str, Any, dict[str, Any]]] = [
     ("exclude", {"a": 0, "items": 0}, {"_id": "x", "b": {"c": 2, "d": 3}, "e": "e"}),
     ("exclude-false", {"a": False}, {"_id": "x", "b": {"c": 2, "d": 3}, "items": PROJECTED["items"], "e": "e"}),
     ("exclude-id-only", {"_id": 0}, {k: v for k, v in PROJECTED.items() if k != "_id"}),
-    ("exclude-dotted", {"b.c": 0, "items.v": 0, "_id": 0},
-     {"a": 1, "b": {"d": 3}, "items": [{"k": 1}, {"k": 2}], "e": "e"}),
+    (
+        "exclude-dotted",
+        {"b.c": 0, "items.v": 0, "_id": 0},
+        {"a": 1, "b": {"d": 3}, "items": [{"k": 1}, {"k": 2}], "e": "e"},
+    ),
     ("only-id", {"_id": 1}, {"_id": "x"}),
 ]
 
@@ -70,8 +73,7 @@ def _order(db: Database, sort: Any, **kwargs: Any) -> list[str]:
 class ProjectionSuite:
     """Projections: inclusion, exclusion, ``_id`` rules, dotted paths. Needs a ``db`` fixture."""
 
-    @pytest.mark.parametrize(("case", "projection", "expected"), PROJECTION_CASES,
-                             ids=[c[0] for c in PROJECTION_CASES])
+    @pytest.mark.parametrize(("case", "projection", "expected"), PROJECTION_CASES, ids=[c[0] for c in PROJECTION_CASES])
     def test_projection(self, db: Database, case: str, projection: Any, expected: dict[str, Any]) -> None:
         db["p"].insert_one(dict(PROJECTED))
         found = db["p"].find({}, projection).to_list()
@@ -113,30 +115,62 @@ class SortSuite:
         assert _order(db, [("b", 1), ("a", -1)]) == ["3x", "2x", "1x", "3y", "2y", "1y", "3z", "2z", "1z"]
 
     def test_numbers_by_value_across_int_and_float(self, db: Database) -> None:
-        fill(db["s"], [{"_id": "a", "v": 2}, {"_id": "b", "v": 1.5}, {"_id": "c", "v": -1},
-                       {"_id": "d", "v": 10}, {"_id": "e", "v": 2.25}])
+        fill(
+            db["s"],
+            [
+                {"_id": "a", "v": 2},
+                {"_id": "b", "v": 1.5},
+                {"_id": "c", "v": -1},
+                {"_id": "d", "v": 10},
+                {"_id": "e", "v": 2.25},
+            ],
+        )
         assert _order(db, "v") == ["c", "b", "a", "e", "d"]
 
     def test_arrays_sort_by_min_ascending_and_max_descending(self, db: Database) -> None:
-        fill(db["s"], [{"_id": "a", "v": [1, 10]}, {"_id": "b", "v": [5]}, {"_id": "c", "v": [3, 4]},
-                       {"_id": "d", "v": 2}])
+        fill(
+            db["s"],
+            [{"_id": "a", "v": [1, 10]}, {"_id": "b", "v": [5]}, {"_id": "c", "v": [3, 4]}, {"_id": "d", "v": 2}],
+        )
         assert _order(db, [("v", 1)]) == ["a", "d", "c", "b"]
         assert _order(db, [("v", -1)]) == ["a", "b", "c", "d"]
 
     def test_empty_array_sorts_below_null(self, db: Database) -> None:
-        fill(db["s"], [{"_id": "c", "v": 1}, {"_id": "a", "v": []}, {"_id": "b", "v": None},
-                       {"_id": "d", "v": [None, 2]}, {"_id": "e"}])
+        fill(
+            db["s"],
+            [
+                {"_id": "c", "v": 1},
+                {"_id": "a", "v": []},
+                {"_id": "b", "v": None},
+                {"_id": "d", "v": [None, 2]},
+                {"_id": "e"},
+            ],
+        )
         assert _order(db, [("v", 1), ("_id", 1)]) == ["a", "b", "d", "e", "c"]
         assert _order(db, [("v", -1), ("_id", 1)]) == ["d", "c", "b", "e", "a"]
 
     def test_dotted_sort_key(self, db: Database) -> None:
-        fill(db["s"], [{"_id": "a", "d": {"n": 2}}, {"_id": "b", "d": {"n": 1}}, {"_id": "c", "d": {}},
-                       {"_id": "e", "d": {"n": 3}}])
+        fill(
+            db["s"],
+            [
+                {"_id": "a", "d": {"n": 2}},
+                {"_id": "b", "d": {"n": 1}},
+                {"_id": "c", "d": {}},
+                {"_id": "e", "d": {"n": 3}},
+            ],
+        )
         assert _order(db, [("d.n", -1)]) == ["e", "a", "b", "c"]
 
     def test_documents_compare_field_by_field(self, db: Database) -> None:
-        fill(db["s"], [{"_id": "a", "v": {"x": 2}}, {"_id": "b", "v": {"x": 1, "y": 5}},
-                       {"_id": "c", "v": {"x": 1}}, {"_id": "d", "v": {"w": 9}}])
+        fill(
+            db["s"],
+            [
+                {"_id": "a", "v": {"x": 2}},
+                {"_id": "b", "v": {"x": 1, "y": 5}},
+                {"_id": "c", "v": {"x": 1}},
+                {"_id": "d", "v": {"w": 9}},
+            ],
+        )
         assert _order(db, [("v", 1)]) == ["d", "c", "b", "a"]
 
     def test_sort_with_skip_and_limit_is_stable(self, db: Database) -> None:
@@ -190,8 +224,9 @@ class CursorSuite:
         assert db["never_created"].distinct("n") == []
 
     def test_distinct_bson_equality_and_order(self, db: Database) -> None:
-        fill(db["c"], [{"v": 1}, {"v": 1.0}, {"v": True}, {"v": "1"}, {"v": None}, {"v": {"x": 2}},
-                       {"v": {"x": 1}}, {}])
+        fill(
+            db["c"], [{"v": 1}, {"v": 1.0}, {"v": True}, {"v": "1"}, {"v": None}, {"v": {"x": 2}}, {"v": {"x": 1}}, {}]
+        )
         values = db["c"].distinct("v")
         # 1 and 1.0 are one value (which one is kept is not specified); True is not 1
         assert len(values) == 6

@@ -54,8 +54,11 @@ OPERATOR_CASES: list[tuple[str, Call, str]] = [
     ("where-in-elemmatch", _find({"arr": {"$elemMatch": {"$where": "1"}}}), "$where"),
     ("unknown-update-operator", _update({"$foo": {"n": 1}}), "$foo"),
     ("unsupported-update-operator", _update({"$bit": {"n": {"and": 1}}}), "$bit"),
-    ("unknown-update-operator-upsert", lambda db: db["r"].update_one({"k": 9}, {"$foo": {"n": 1}}, upsert=True),
-     "$foo"),
+    (
+        "unknown-update-operator-upsert",
+        lambda db: db["r"].update_one({"k": 9}, {"$foo": {"n": 1}}, upsert=True),
+        "$foo",
+    ),
     ("unknown-operator-in-pull", _update({"$pull": {"arr": {"$foo": 1}}}), "$foo"),
 ]
 
@@ -122,8 +125,11 @@ LOOSE_CASES: list[tuple[str, Call, tuple[type[DocstoreError], ...]]] = [
     ("set-empty-path-segment", _update({"$set": {"a..b": 1}}), (InvalidDocument, UnsupportedQuery)),
     ("set-id", _update({"$set": {"_id": "z"}}), (InvalidOperation, UnsupportedQuery)),
     ("unset-id", _update({"$unset": {"_id": ""}}), (InvalidOperation, UnsupportedQuery)),
-    ("replace-changes-id", lambda db: db["r"].replace_one({"_id": "a"}, {"_id": "z"}), (InvalidOperation,
-                                                                                        UnsupportedQuery)),
+    (
+        "replace-changes-id",
+        lambda db: db["r"].replace_one({"_id": "a"}, {"_id": "z"}),
+        (InvalidOperation, UnsupportedQuery),
+    ),
 ]
 
 APPLY_CASES: list[tuple[str, dict[str, Any], str, str]] = [
@@ -141,10 +147,12 @@ APPLY_CASES: list[tuple[str, dict[str, Any], str, str]] = [
 def _seed(db: Database) -> None:
     coll = db["r"]
     coll.create_index("name", unique=True)
-    coll.insert_many([
-        {"_id": "a", "name": "x", "n": 1, "arr": [1, 2], "sub": {"k": 1}},
-        {"_id": "b", "name": "y", "n": 2.5, "arr": [3], "sub": {"k": [1]}},
-    ])
+    coll.insert_many(
+        [
+            {"_id": "a", "name": "x", "n": 1, "arr": [1, 2], "sub": {"k": 1}},
+            {"_id": "b", "name": "y", "n": 2.5, "arr": [3], "sub": {"k": [1]}},
+        ]
+    )
 
 
 def _rejected(db: Database, call: Call, errors: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
@@ -179,14 +187,16 @@ class RejectionSuite:
         _rejected(db, call, errors)
 
     @pytest.mark.parametrize(("case", "update", "operator", "path"), APPLY_CASES, ids=[c[0] for c in APPLY_CASES])
-    def test_update_that_cannot_apply(self, db: Database, case: str, update: dict[str, Any], operator: str,
-                                      path: str) -> None:
+    def test_update_that_cannot_apply(
+        self, db: Database, case: str, update: dict[str, Any], operator: str, path: str
+    ) -> None:
         error = _rejected(db, lambda db: db["r"].update_one({"_id": "a"}, update), InvalidOperation)
         assert (error.operator, error.path) == (operator, path)
 
     def test_cas_that_cannot_apply(self, db: Database) -> None:
-        error = _rejected(db, lambda db: db["r"].find_one_and_update({"_id": "a"}, {"$inc": {"name": 1}}),
-                          InvalidOperation)
+        error = _rejected(
+            db, lambda db: db["r"].find_one_and_update({"_id": "a"}, {"$inc": {"name": 1}}), InvalidOperation
+        )
         assert error.operator == "$inc"
 
     def test_update_many_that_fails_midway_changes_nothing(self, db: Database) -> None:

@@ -231,8 +231,9 @@ class UpsertSuite:
         assert isinstance(result.upserted_id, str)
         assert _ID.fullmatch(result.upserted_id)
         doc = coll.find_one(result.upserted_id)
-        assert typed(doc, ordered=False) == typed({"_id": result.upserted_id, "status": "new", "n": 3, "x": 1},
-                                                  ordered=False)
+        assert typed(doc, ordered=False) == typed(
+            {"_id": result.upserted_id, "status": "new", "n": 3, "x": 1}, ordered=False
+        )
 
     @pytest.mark.parametrize(
         ("filter_", "seeded"),
@@ -292,8 +293,9 @@ class UpsertSuite:
         coll = db["u"]
         assert coll.find_one_and_update({"k": 1}, {"$set": {"v": 1}}, upsert=True) is None
         assert coll.count_documents({"k": 1, "v": 1}) == 1
-        after = coll.find_one_and_update({"k": 2}, {"$set": {"v": 2}}, upsert=True,
-                                         return_document=ReturnDocument.AFTER)
+        after = coll.find_one_and_update(
+            {"k": 2}, {"$set": {"v": 2}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
         assert after is not None
         assert _ID.fullmatch(after["_id"])
         assert (after["k"], after["v"]) == (2, 2)

@@ -69,8 +69,9 @@ class ExperimentSuite:
         info = storage.get_algorithm_lock_info(uid=exp["_id"])
         assert info is not None
         assert (info.locked, info.state, info.configuration) == (False, None, {"random": {"seed": 1}})
-        locked = storage.create_experiment({"name": "l", "version": 1, "algorithm": {}}, algo_locked=1,
-                                           algo_state={"seen": [1, 2]})  # fmt: skip
+        locked = storage.create_experiment(
+            {"name": "l", "version": 1, "algorithm": {}}, algo_locked=1, algo_state={"seen": [1, 2]}
+        )
         info = storage.get_algorithm_lock_info(uid=locked["_id"])
         assert info is not None
         assert (info.locked, info.state) == (True, {"seen": [1, 2]})
@@ -117,8 +118,11 @@ class ExperimentSuite:
     def test_unique_indexes_exist_after_first_use(self, storage: Storage) -> None:
         exp = make_experiment(storage)
         add_trials(storage, exp["_id"], ["new"])
-        for name, keys in (("experiments", [("name", 1), ("version", 1)]), ("trials", [("experiment", 1), ("id", 1)]),
-                           ("algo", [("experiment", 1)])):  # fmt: skip
+        for name, keys in (
+            ("experiments", [("name", 1), ("version", 1)]),
+            ("trials", [("experiment", 1), ("id", 1)]),
+            ("algo", [("experiment", 1)]),
+        ):
             info = storage.db[name].index_information().values()
             assert any(i["key"] == keys and i.get("unique") for i in info), (name, list(info))
 
@@ -138,11 +142,26 @@ class TrialSuite:
         assert isinstance(trial.id_override, str)
         assert trial.submit_time is not None
         document = trial.to_dict()
-        assert set(document) == {"_id", "id", "experiment", "status", "worker", "submit_time", "start_time",
-                                 "end_time", "heartbeat", "params", "results", "parent", "exp_working_dir"}  # fmt: skip
-        assert document["params"] == [{"name": "x", "type": "real", "value": 1.5},
-                                      {"name": "n", "type": "integer", "value": 3},
-                                      {"name": "act", "type": "categorical", "value": "relu"}]  # fmt: skip
+        assert set(document) == {
+            "_id",
+            "id",
+            "experiment",
+            "status",
+            "worker",
+            "submit_time",
+            "start_time",
+            "end_time",
+            "heartbeat",
+            "params",
+            "results",
+            "parent",
+            "exp_working_dir",
+        }
+        assert document["params"] == [
+            {"name": "x", "type": "real", "value": 1.5},
+            {"name": "n", "type": "integer", "value": 3},
+            {"name": "act", "type": "categorical", "value": "relu"},
+        ]
         assert stored(storage, trial) == trial
         assert storage.get_trial(uid=trial.id, experiment_uid=exp["_id"]) == trial
         assert storage.get_trial(uid="nope", experiment_uid=exp["_id"]) is None
@@ -150,8 +169,9 @@ class TrialSuite:
 
     def test_register_a_dict_and_orion_lookups(self, storage: Storage) -> None:
         exp = make_experiment(storage)
-        registered = storage.register_trial({"experiment": exp["_id"], "params": [
-            {"name": "/x", "type": "real", "value": 0.5}]})  # fmt: skip
+        registered = storage.register_trial(
+            {"experiment": exp["_id"], "params": [{"name": "/x", "type": "real", "value": 0.5}]}
+        )
         assert isinstance(registered, Trial)
         assert registered.params["/x"] == 0.5
         with pytest.raises(MissingArguments):
@@ -181,8 +201,10 @@ class TrialSuite:
 
     def test_params_and_results_read_like_dicts(self) -> None:
         trial = Trial(params=[{"name": "lr", "type": "real", "value": 0.1}])
-        trial.results = [{"name": "loss", "type": "objective", "value": 0.5},
-                         {"name": "acc", "type": "statistic", "value": 0.9}]  # fmt: skip
+        trial.results = [
+            {"name": "loss", "type": "objective", "value": 0.5},
+            {"name": "acc", "type": "statistic", "value": 0.9},
+        ]
         assert (trial.params["lr"], dict(trial.results), trial.objective) == (0.1, {"loss": 0.5, "acc": 0.9}, 0.5)
         assert trial.results.type_of("acc") == "statistic"
         assert trial.results.of_type("objective") == {"loss": 0.5}
@@ -251,6 +273,14 @@ class TrialSuite:
         assert fresh.objective == 1.25
 
 
-class ProtocolSuite(ExperimentSuite, TrialSuite, StatusSuite, ReservationSuite, AlgorithmLockSuite, ReadOnlySuite,
-                    BadInputSuite, ConcurrencySuite):  # fmt: skip
+class ProtocolSuite(
+    ExperimentSuite,
+    TrialSuite,
+    StatusSuite,
+    ReservationSuite,
+    AlgorithmLockSuite,
+    ReadOnlySuite,
+    BadInputSuite,
+    ConcurrencySuite,
+):
     """Every protocol suite: the two above and those of the ``protocol_suite_*`` modules."""

@@ -32,8 +32,17 @@ class ReadOnlySuite:
         assert view.count_completed_trials(exp) == 0
         assert view.get_trial(trial) == trial
         before = snapshot(storage.db)
-        for name in ("register_trial", "reserve_trial", "set_trial_status", "update_experiment", "delete_trials",
-                     "acquire_algorithm_lock", "create_benchmark", "push_trial_results", "db"):  # fmt: skip
+        for name in (
+            "register_trial",
+            "reserve_trial",
+            "set_trial_status",
+            "update_experiment",
+            "delete_trials",
+            "acquire_algorithm_lock",
+            "create_benchmark",
+            "push_trial_results",
+            "db",
+        ):
             with pytest.raises(UndefinedCall, match=name):
                 getattr(view, name)
         with pytest.raises(AttributeError):
@@ -56,8 +65,11 @@ Raised = type[Exception] | tuple[type[Exception], ...]
 BAD_CALLS: list[tuple[str, BadCall, Raised]] = [
     ("fetch_where", lambda s, w: s.fetch_trials(uid=w["eid"], where={"$where": "1"}), UnsupportedQuery),
     ("fetch_experiments_op", lambda s, w: s.fetch_experiments({"name": {"$foo": 1}}), UnsupportedQuery),
-    ("update_trials_op", lambda s, w: s.update_trials(uid=w["eid"], where={"$expr": {}}, status="new"),
-     UnsupportedQuery),
+    (
+        "update_trials_op",
+        lambda s, w: s.update_trials(uid=w["eid"], where={"$expr": {}}, status="new"),
+        UnsupportedQuery,
+    ),
     ("update_trial_status", lambda s, w: s.update_trial(w["new"], status="moo"), UnknownStatus),
     ("update_trial_id", lambda s, w: s.update_trial(w["new"], _id="x"), InvalidDocument),
     ("update_trial_params", lambda s, w: s.update_trial(w["new"], params=[{"name": 1}]), InvalidDocument),
@@ -68,10 +80,16 @@ BAD_CALLS: list[tuple[str, BadCall, Raised]] = [
     ("set_status_stale", lambda s, w: s.set_trial_status(w["new"], "completed", was="reserved"), FailedUpdate),
     ("push_not_reserved", lambda s, w: s.push_trial_results(w["new"]), FailedUpdate),
     ("heartbeat_not_reserved", lambda s, w: s.update_heartbeat(w["done"]), FailedUpdate),
-    ("register_unknown_exp", lambda s, w: s.register_trial(Trial(experiment="nope", params={"z": 1})),
-     UnknownExperiment),
-    ("register_bad_params", lambda s, w: s.register_trial({"experiment": w["eid"], "params": {"x": {1}}}),
-     InvalidDocument),
+    (
+        "register_unknown_exp",
+        lambda s, w: s.register_trial(Trial(experiment="nope", params={"z": 1})),
+        UnknownExperiment,
+    ),
+    (
+        "register_bad_params",
+        lambda s, w: s.register_trial({"experiment": w["eid"], "params": {"x": {1}}}),
+        InvalidDocument,
+    ),
     ("register_none", lambda s, w: s.register_trial(None), MissingArguments),
     ("reserve_unknown", lambda s, w: s.reserve_trial("nope"), UnknownExperiment),
     ("reserve_none", lambda s, w: s.reserve_trial(None), MissingArguments),
@@ -89,8 +107,11 @@ BAD_CALLS: list[tuple[str, BadCall, Raised]] = [
     ("delete_exp_unknown", lambda s, w: s.delete_experiment(uid="nope"), UnknownExperiment),
     ("create_exp_nameless", lambda s, w: s.create_experiment({"version": 1}), InvalidDocument),
     ("create_exp_bad_value", lambda s, w: s.create_experiment({"name": "z", "f": {1, 2}}), InvalidDocument),
-    ("create_exp_bad_key", lambda s, w: s.create_experiment({"name": "z", "$x": 1}),
-     (InvalidDocument, UnsupportedQuery)),
+    (
+        "create_exp_bad_key",
+        lambda s, w: s.create_experiment({"name": "z", "$x": 1}),
+        (InvalidDocument, UnsupportedQuery),
+    ),
     ("init_lock_unknown", lambda s, w: s.initialize_algorithm_lock("nope", {}), UnknownExperiment),
     ("release_none", lambda s, w: s.release_algorithm_lock(), MissingArguments),
     ("lock_unknown", lambda s, w: _enter(s.acquire_algorithm_lock(uid="nope", timeout=0)), UnknownExperiment),
@@ -101,8 +122,9 @@ BAD_CALLS: list[tuple[str, BadCall, Raised]] = [
 
 class BadInputSuite:
     @pytest.mark.parametrize(("name", "call", "error"), BAD_CALLS, ids=[case[0] for case in BAD_CALLS])
-    def test_bad_input_raises_and_changes_nothing(self, storage: Storage, name: str, call: BadCall,
-                                                  error: Raised) -> None:  # fmt: skip
+    def test_bad_input_raises_and_changes_nothing(
+        self, storage: Storage, name: str, call: BadCall, error: Raised
+    ) -> None:
         exp = make_experiment(storage)
         new, done = add_trials(storage, exp["_id"], ["new", "completed"])
         storage.create_benchmark({"name": "b0"})

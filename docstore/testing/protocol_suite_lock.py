@@ -56,8 +56,10 @@ class AlgorithmLockSuite:
         exp = make_experiment(storage)
         with storage.acquire_algorithm_lock(uid=exp["_id"]) as held:
             started = time.monotonic()
-            with pytest.raises(LockAcquisitionTimeout) as caught, \
-                    storage.acquire_algorithm_lock(uid=exp["_id"], timeout=0.2, retry_interval=0.05):  # fmt: skip
+            with (
+                pytest.raises(LockAcquisitionTimeout) as caught,
+                storage.acquire_algorithm_lock(uid=exp["_id"], timeout=0.2, retry_interval=0.05),
+            ):
                 pass
             assert time.monotonic() - started >= 0.2
             assert isinstance(caught.value, TimeoutError)
@@ -80,8 +82,10 @@ class AlgorithmLockSuite:
     def test_expired_lease_is_taken_over(self, storage: Storage) -> None:
         exp = make_experiment(storage)
         past = now() - _dt.timedelta(seconds=1)
-        storage.db["algo"].update_one({"experiment": exp["_id"]},  # a holder that died
-                                      {"$set": {"locked": 1, "owner": "dead", "lease_until": past}})  # fmt: skip
+        storage.db["algo"].update_one(
+            {"experiment": exp["_id"]},  # a holder that died
+            {"$set": {"locked": 1, "owner": "dead", "lease_until": past}},
+        )
         with storage.acquire_algorithm_lock(uid=exp["_id"], timeout=0) as locked:
             assert locked.owner != "dead"
 

@@ -13,10 +13,18 @@ T0 = _dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def make_experiment(storage: Storage, name: str = "exp", version: int = 1, **fields: Any) -> dict[str, Any]:
-    config = {"name": name, "version": version, "space": {"x": "uniform(0, 10)"},
-              "algorithm": {"random": {"seed": 1}}, "metadata": {"user": "me", "datetime": T0},
-              "refers": {"parent_id": None, "root_id": None, "adapter": []}, "max_trials": 10, "max_broken": 3,
-              "working_dir": "/tmp/w", **fields}  # fmt: skip
+    config = {
+        "name": name,
+        "version": version,
+        "space": {"x": "uniform(0, 10)"},
+        "algorithm": {"random": {"seed": 1}},
+        "metadata": {"user": "me", "datetime": T0},
+        "refers": {"parent_id": None, "root_id": None, "adapter": []},
+        "max_trials": 10,
+        "max_broken": 3,
+        "working_dir": "/tmp/w",
+        **fields,
+    }
     return storage.create_experiment(config)
 
 

@@ -63,14 +63,22 @@ def test_mlos_bench_cli_runs_on_docstore(tmp_path: Path) -> None:
     commit = _git(repo, "rev-parse", "HEAD")
 
     command = [
-        sys.executable, "-m", "mlos_bench.run",
-        "--environment", str(repo / "env.jsonc"),
-        "--optimizer", str(repo / "optimizer.jsonc"),
-        "--storage", str(repo / "storage.jsonc"),
-        "--trial-config-repeat-count", "1",
-        "--experiment-id", EXPERIMENT_ID,
-        "--log-level", "WARNING",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mlos_bench.run",
+        "--environment",
+        str(repo / "env.jsonc"),
+        "--optimizer",
+        str(repo / "optimizer.jsonc"),
+        "--storage",
+        str(repo / "storage.jsonc"),
+        "--trial-config-repeat-count",
+        "1",
+        "--experiment-id",
+        EXPERIMENT_ID,
+        "--log-level",
+        "WARNING",
+    ]
     env = subprocess_env(MLOS_BENCH_SKIP_SCHEMA_VALIDATION="true")
     assert str(ADAPTERS) in env["PYTHONPATH"].split(os.pathsep)
     start = time.perf_counter()

@@ -77,10 +77,22 @@ def test_orion_hunt_and_status_on_a_json_store(kind: str, tmp_path: Path) -> Non
     (tmp_path / "script.py").write_text(TRIAL_SCRIPT)
 
     run_orion(
-        ["hunt", "-n", "exp", "--config", "cfg.yaml", "--max-trials", str(MAX_TRIALS), "--n-workers", str(N_WORKERS),
-         sys.executable, "script.py", "-x~uniform(0, 1)"],
+        [
+            "hunt",
+            "-n",
+            "exp",
+            "--config",
+            "cfg.yaml",
+            "--max-trials",
+            str(MAX_TRIALS),
+            "--n-workers",
+            str(N_WORKERS),
+            sys.executable,
+            "script.py",
+            "-x~uniform(0, 1)",
+        ],
         cwd=tmp_path,
-    )  # fmt: skip
+    )
 
     # Orion stops when `max_trials` are completed; a worker busy at that moment finishes its trial
     with docstore.connect(str(store)) as db:

@@ -62,8 +62,18 @@ def _download_sdist(cache: Path) -> Path:
     sdist = cache / f"orion-{ORION_VERSION}.tar.gz"
     if sdist.is_file():
         return sdist
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               f"orion=={ORION_VERSION}", "-d", str(cache)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        f"orion=={ORION_VERSION}",
+        "-d",
+        str(cache),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -48,20 +48,26 @@ non_null_scalars = st.one_of(
 scalars = st.one_of(st.none(), non_null_scalars)
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.sampled_from(["p", "q"]), inner, max_size=2)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["p", "q"]), inner, max_size=2)
+    ),
     max_leaves=5,
 )
 small_docs = st.dictionaries(st.sampled_from(["p", "q"]), values, max_size=2)
 # "a" is mostly an array (of scalars, documents or arrays), "b" mostly a document holding
 # arrays, "c" anything: that is where the array-path rules are exercised. The stored field
 # order is a, b, c (a fixed order makes the $elemMatch projection case below well defined).
-documents = st.fixed_dictionaries({}, optional={
-    "a": st.one_of(st.lists(st.one_of(scalars, small_docs, st.lists(scalars, max_size=2)), max_size=3), values),
-    "b": st.one_of(st.dictionaries(st.sampled_from(["p", "q"]), st.one_of(st.lists(values, max_size=3), values),
-                                   max_size=2), values),
-    "c": values,
-}).map(lambda d: {k: d[k] for k in FIELDS if k in d})
+documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "a": st.one_of(st.lists(st.one_of(scalars, small_docs, st.lists(scalars, max_size=2)), max_size=3), values),
+        "b": st.one_of(
+            st.dictionaries(st.sampled_from(["p", "q"]), st.one_of(st.lists(values, max_size=3), values), max_size=2),
+            values,
+        ),
+        "c": values,
+    },
+).map(lambda d: {k: d[k] for k in FIELDS if k in d})
 collections = st.lists(documents, min_size=2, max_size=8)
 
 # ------------------------------------------------------------------ filters
@@ -83,9 +89,12 @@ def field_conditions(nullable: bool) -> st.SearchStrategy[Any]:
         st.builds(lambda lo, hi: {"$gt": lo, "$lt": hi}, st.integers(-3, 3), st.integers(-3, 3)),
         st.builds(lambda op, vs: {op: vs}, st.sampled_from(["$in", "$nin"]), st.lists(comparable, max_size=3)),
         st.builds(lambda n: {"$size": n}, st.integers(min_value=0, max_value=3)),
-        st.builds(lambda t: {"$type": t},
-                  st.sampled_from(["string", "array", "object", "bool", "number", "int", "double", "date", "binData",
-                                   2, 4, 16])),
+        st.builds(
+            lambda t: {"$type": t},
+            st.sampled_from(
+                ["string", "array", "object", "bool", "number", "int", "double", "date", "binData", 2, 4, 16]
+            ),
+        ),
         st.builds(lambda v: {"$elemMatch": {"$gte": v}}, st.integers(-3, 3)),
         st.builds(lambda v, w: {"$elemMatch": {"$gt": v, "$ne": w}}, st.integers(-3, 3), st.integers(-3, 3)),
         # Object-form $elemMatch on an element that is itself an array: MongoDB reads it as a
@@ -98,8 +107,9 @@ def field_conditions(nullable: bool) -> st.SearchStrategy[Any]:
         # field; secantusdb does not. $all items are non-null here.
         st.builds(lambda vs: {"$all": vs}, st.lists(non_null_scalars, min_size=1, max_size=2)),
         st.builds(lambda r: {"$mod": [2, r]}, st.integers(-1, 1)),
-        st.builds(lambda p, o: {"$regex": p, "$options": o}, st.sampled_from(["^x", "y$", "X"]),
-                  st.sampled_from(["", "i"])),
+        st.builds(
+            lambda p, o: {"$regex": p, "$options": o}, st.sampled_from(["^x", "y$", "X"]), st.sampled_from(["", "i"])
+        ),
         st.sampled_from([re.compile("^x"), re.compile("y", re.IGNORECASE)]),
         st.builds(lambda p: {"$not": p}, st.sampled_from([re.compile("^x"), re.compile("Y", re.IGNORECASE)])),
     ]
@@ -115,8 +125,9 @@ clauses = st.one_of(
 )
 filters = st.recursive(
     clauses,
-    lambda inner: st.builds(lambda op, items: {op: items}, st.sampled_from(["$and", "$or", "$nor"]),
-                            st.lists(inner, min_size=1, max_size=2)),
+    lambda inner: st.builds(
+        lambda op, items: {op: items}, st.sampled_from(["$and", "$or", "$nor"]), st.lists(inner, min_size=1, max_size=2)
+    ),
     max_leaves=3,
 )
 
@@ -158,8 +169,9 @@ def test_find_matches_the_same_documents(coll: Any, docs: list[dict[str, Any]], 
 
 # secantusdb sorts an array of documents by "a.b" ignoring the documents that lack "b";
 # MongoDB counts them as null (sort_dotted_paths.js). Sorts use top-level fields here.
-sorts = st.builds(lambda field, direction: [(field, direction), ("_id", 1)], st.sampled_from(FIELDS),
-                  st.sampled_from([1, -1]))
+sorts = st.builds(
+    lambda field, direction: [(field, direction), ("_id", 1)], st.sampled_from(FIELDS), st.sampled_from([1, -1])
+)
 
 
 @SETTINGS
@@ -184,16 +196,20 @@ update_args: dict[str, st.SearchStrategy[Any]] = {
     "$max": scalars,
     "$push": st.one_of(
         values,
-        st.fixed_dictionaries({"$each": st.lists(scalars, max_size=3)},
-                              optional={"$slice": st.integers(-2, 2), "$position": st.integers(-2, 2),
-                                        "$sort": st.sampled_from([1, -1])}),
+        st.fixed_dictionaries(
+            {"$each": st.lists(scalars, max_size=3)},
+            optional={"$slice": st.integers(-2, 2), "$position": st.integers(-2, 2), "$sort": st.sampled_from([1, -1])},
+        ),
     ),
     "$addToSet": st.one_of(values, st.builds(lambda items: {"$each": items}, st.lists(scalars, max_size=3))),
     # secantusdb's $pullAll takes false for 0 and true for 1 (Python's equality); in BSON a
     # boolean never equals a number. Values to pull are neither booleans nor 0 / 1.
-    "$pull": st.one_of(bool_free_scalars, st.builds(lambda v: {"$gte": v}, st.integers(-3, 3)),
-                       st.builds(lambda vs: {"$in": vs}, st.lists(scalars, max_size=2)),
-                       st.builds(lambda v: {"p": v}, non_null_scalars)),
+    "$pull": st.one_of(
+        bool_free_scalars,
+        st.builds(lambda v: {"$gte": v}, st.integers(-3, 3)),
+        st.builds(lambda vs: {"$in": vs}, st.lists(scalars, max_size=2)),
+        st.builds(lambda v: {"p": v}, non_null_scalars),
+    ),
     "$pullAll": st.lists(bool_free_scalars, max_size=2),
     "$pop": st.sampled_from([1, -1]),
 }
@@ -242,12 +258,19 @@ def test_update_gives_the_same_document(coll: Any, doc: dict[str, Any], spec: di
 
 upsert_filters = st.dictionaries(
     st.sampled_from(["k", "m.n", "z"]),
-    st.one_of(non_null_scalars, st.builds(lambda v: {"$eq": v}, non_null_scalars),
-              st.builds(lambda v: {"$gt": v}, st.integers(-3, 3))),
-    min_size=1, max_size=2,
+    st.one_of(
+        non_null_scalars,
+        st.builds(lambda v: {"$eq": v}, non_null_scalars),
+        st.builds(lambda v: {"$gt": v}, st.integers(-3, 3)),
+    ),
+    min_size=1,
+    max_size=2,
 )
-upsert_updates = st.builds(lambda op, fields: {op: fields}, st.sampled_from(["$set", "$setOnInsert", "$inc"]),
-                           st.dictionaries(st.sampled_from(["u", "w.x"]), st.integers(-3, 3), min_size=1, max_size=1))
+upsert_updates = st.builds(
+    lambda op, fields: {op: fields},
+    st.sampled_from(["$set", "$setOnInsert", "$inc"]),
+    st.dictionaries(st.sampled_from(["u", "w.x"]), st.integers(-3, 3), min_size=1, max_size=1),
+)
 
 
 @SETTINGS
@@ -278,8 +301,14 @@ def projections(draw: st.DrawFn) -> dict[str, Any]:
     elif extra == "elemMatch" and flag == 1 and "c" not in "".join(paths):
         # On the last stored field, so "after the other inclusions" (MongoDB 4.4+) and the
         # document order secantusdb uses agree.
-        spec["c"] = {"$elemMatch": draw(st.one_of(st.builds(lambda v: {"$gte": v}, st.integers(-3, 3)),
-                                                  st.builds(lambda v: {"p": v}, non_null_scalars)))}
+        spec["c"] = {
+            "$elemMatch": draw(
+                st.one_of(
+                    st.builds(lambda v: {"$gte": v}, st.integers(-3, 3)),
+                    st.builds(lambda v: {"p": v}, non_null_scalars),
+                )
+            )
+        }
     return spec
 
 
@@ -290,4 +319,3 @@ def test_projection_gives_the_same_fields(coll: Any, docs: list[dict[str, Any]],
     projection = compile_projection(spec)
     theirs = list(coll.find({}, spec, sort=[("_id", 1)]))
     assert [strict(projection.apply(doc)) for doc in stored] == [strict(doc) for doc in theirs], spec
-

@@ -66,9 +66,13 @@ def test_array_matches_whole_or_by_element() -> None:
 
 
 def test_embedded_document_equality_is_exact_and_ordered() -> None:
-    docs = [{"a": {"b": 1, "c": 2}}, {"a": {"c": 2, "b": 1}}, {"a": {"b": 1, "c": 2, "d": 3}},
-            {"a": {"b": 1.0, "c": 2}},
-            {"a": [{"b": 1, "c": 2}]}]
+    docs = [
+        {"a": {"b": 1, "c": 2}},
+        {"a": {"c": 2, "b": 1}},
+        {"a": {"b": 1, "c": 2, "d": 3}},
+        {"a": {"b": 1.0, "c": 2}},
+        {"a": [{"b": 1, "c": 2}]},
+    ]
     assert matching({"a": {"b": 1, "c": 2}}, docs) == [0, 3, 4]
 
 
@@ -121,8 +125,17 @@ def test_comparisons_of_documents_and_arrays() -> None:
 
 # ------------------------------------------------------------------ $in / $nin
 def test_in_and_nin() -> None:
-    docs = [{"a": "x"}, {"a": 1.0}, {"a": True}, {"a": ["z", "y"]}, {}, {"a": None}, {"a": [1, 2]}, {"a": "xyz"},
-            {"a": NAN}]
+    docs = [
+        {"a": "x"},
+        {"a": 1.0},
+        {"a": True},
+        {"a": ["z", "y"]},
+        {},
+        {"a": None},
+        {"a": [1, 2]},
+        {"a": "xyz"},
+        {"a": NAN},
+    ]
     assert matching({"a": {"$in": ["x", "y"]}}, docs) == [0, 3]
     assert matching({"a": {"$in": [1]}}, docs) == [1, 6]
     assert matching({"a": {"$in": [True]}}, docs) == [2]
@@ -144,8 +157,20 @@ def test_exists() -> None:
 
 
 def test_type_by_name_and_number() -> None:
-    docs = [{"a": 1}, {"a": 2**40}, {"a": 1.5}, {"a": "s"}, {"a": {}}, {"a": [1]}, {"a": b""}, {"a": True},
-            {"a": D1}, {"a": None}, {}, {"a": []}]
+    docs = [
+        {"a": 1},
+        {"a": 2**40},
+        {"a": 1.5},
+        {"a": "s"},
+        {"a": {}},
+        {"a": [1]},
+        {"a": b""},
+        {"a": True},
+        {"a": D1},
+        {"a": None},
+        {},
+        {"a": []},
+    ]
     assert matching({"a": {"$type": "int"}}, docs) == [0, 5]
     assert matching({"a": {"$type": 18}}, docs) == [1]
     assert matching({"a": {"$type": "long"}}, docs) == [1]
@@ -211,8 +236,14 @@ def test_all_with_elem_match() -> None:
 
 
 def test_elem_match_value_and_object_forms() -> None:
-    docs = [{"a": [1, 5, 9]}, {"a": [[5]]}, {"a": 5}, {"a": [{"b": 1, "c": 2}, {"b": 2}]}, {"a": [{"b": 1}, {"c": 2}]},
-            {"a": []}]
+    docs = [
+        {"a": [1, 5, 9]},
+        {"a": [[5]]},
+        {"a": 5},
+        {"a": [{"b": 1, "c": 2}, {"b": 2}]},
+        {"a": [{"b": 1}, {"c": 2}]},
+        {"a": []},
+    ]
     assert matching({"a": {"$elemMatch": {"$gt": 4, "$lt": 6}}}, docs) == [0]
     assert matching({"a": {"$elemMatch": {"$size": 1}}}, docs) == [1]
     assert matching({"a": {"$elemMatch": {"b": 1, "c": 2}}}, docs) == [3]
@@ -244,16 +275,28 @@ def test_and_or_nor() -> None:
 
 # ------------------------------------------------------------------ dotted paths
 def test_dotted_paths_into_documents_and_arrays() -> None:
-    docs = [{"a": {"b": 1}}, {"a": [{"b": 1}, {"b": 2}]}, {"a": [{"b": [0, 1]}]}, {"a": {"b": {"c": 1}}}, {"a": 1},
-            {"a": [[{"b": 1}]]}]
+    docs = [
+        {"a": {"b": 1}},
+        {"a": [{"b": 1}, {"b": 2}]},
+        {"a": [{"b": [0, 1]}]},
+        {"a": {"b": {"c": 1}}},
+        {"a": 1},
+        {"a": [[{"b": 1}]]},
+    ]
     assert matching({"a.b": 1}, docs) == [0, 1, 2]
     assert matching({"a.b.c": 1}, docs) == [3]
     assert matching({"a.b": {"$gt": 1}}, docs) == [1]
 
 
 def test_numeric_components_index_arrays_and_name_fields() -> None:
-    docs = [{"a": [5, 6]}, {"a": [[5, 6]]}, {"a": {"0": 5}}, {"a": [{"b": 7}, {"b": 8}]}, {"a": [{"0": 5}]},
-            {"a": [[{"b": 7}]]}]
+    docs = [
+        {"a": [5, 6]},
+        {"a": [[5, 6]]},
+        {"a": {"0": 5}},
+        {"a": [{"b": 7}, {"b": 8}]},
+        {"a": [{"0": 5}]},
+        {"a": [[{"b": 7}]]},
+    ]
     assert matching({"a.0": 5}, docs) == [0, 2, 4]
     assert matching({"a.1": 6}, docs) == [0]
     assert matching({"a.0": [5, 6]}, docs) == [1]  # the element reached by position is compared whole
@@ -264,8 +307,18 @@ def test_numeric_components_index_arrays_and_name_fields() -> None:
 
 def test_null_on_dotted_paths_follows_mongodb() -> None:
     # jstests/core/null2.js and null_query_semantics.js
-    docs = [{"a": [{"b": 5}]}, {"a": [{}]}, {"a": []}, {"a": [{}, {"b": 5}]}, {"a": [5, {"b": 5}]}, {"a": 4},
-            {"a": {}}, {}, {"a": [1, 2]}, {"a": None}]
+    docs = [
+        {"a": [{"b": 5}]},
+        {"a": [{}]},
+        {"a": []},
+        {"a": [{}, {"b": 5}]},
+        {"a": [5, {"b": 5}]},
+        {"a": 4},
+        {"a": {}},
+        {},
+        {"a": [1, 2]},
+        {"a": None},
+    ]
     assert matching({"a.b": None}, docs) == [1, 3, 5, 6, 7, 9]
     assert matching({"a.b": {"$in": [None]}}, docs) == [1, 3, 5, 6, 7, 9]
     assert matching({"a.b": {"$ne": None}}, docs) == [0, 2, 4, 8]
@@ -356,13 +409,31 @@ def test_rejected_operators_are_found_even_where_no_document_would_reach_them() 
 # ------------------------------------------------------------------ equalities (index hints)
 def test_equalities_collect_top_level_scalar_equalities() -> None:
     spec = {
-        "experiment": "e1", "status": {"$in": ["new", "suspended"]}, "n": {"$eq": 2}, "f": 0.5, "ok": True,
+        "experiment": "e1",
+        "status": {"$in": ["new", "suspended"]},
+        "n": {"$eq": 2},
+        "f": 0.5,
+        "ok": True,
         "$and": [{"w": "x"}, {"v": {"$in": [1, 2.5]}}],
-        "none": None, "doc": {"a": 1}, "arr": [1], "rx": re.compile("x"), "nan": NAN, "gt": {"$gt": 1},
-        "mixed": {"$in": ["a", None]}, "empty": {"$in": []}, "$or": [{"o": 1}], "b": b"x", "d": D1,
+        "none": None,
+        "doc": {"a": 1},
+        "arr": [1],
+        "rx": re.compile("x"),
+        "nan": NAN,
+        "gt": {"$gt": 1},
+        "mixed": {"$in": ["a", None]},
+        "empty": {"$in": []},
+        "$or": [{"o": 1}],
+        "b": b"x",
+        "d": D1,
     }
     assert compile_filter(spec).equalities() == {
-        "experiment": ["e1"], "status": ["new", "suspended"], "n": [2], "f": [0.5], "ok": [True], "w": ["x"],
+        "experiment": ["e1"],
+        "status": ["new", "suspended"],
+        "n": [2],
+        "f": [0.5],
+        "ok": [True],
+        "w": ["x"],
         "v": [1, 2.5],
     }
 

@@ -72,8 +72,9 @@ def test_set_keeps_existing_fields_in_place_and_adds_new_ones_in_path_order() ->
         ({"$inc": {"_id": 1}}, {"_id": 1}, "$inc", "_id"),
     ],
 )
-def test_updates_that_cannot_apply_raise_invalid_operation(update: dict[str, Any], doc: dict[str, Any],
-                                                           operator: str, path: str) -> None:
+def test_updates_that_cannot_apply_raise_invalid_operation(
+    update: dict[str, Any], doc: dict[str, Any], operator: str, path: str
+) -> None:
     before = repr(doc)
     with pytest.raises(InvalidOperation) as info:
         apply(update, doc)
@@ -88,14 +89,25 @@ def test_setting_id_to_its_own_value_is_allowed() -> None:
 def test_unset() -> None:
     doc = {"a": 1, "b": {"c": 1, "d": 2}, "e": [1, 2], "f": 5}
     assert apply({"$unset": {"a": "", "b.c": 1, "e.0": True, "f.g": 1, "zz": 1, "e.9": 1, "e.x": 1}}, doc) == {
-        "b": {"d": 2}, "e": [None, 2], "f": 5}
+        "b": {"d": 2},
+        "e": [None, 2],
+        "f": 5,
+    }
 
 
 def test_inc_and_mul() -> None:
     assert apply({"$inc": {"a": 1, "b": 1.5, "c": -2, "n.m": 1}}, {"a": 1, "b": 1}) == {
-        "a": 2, "b": 2.5, "c": -2, "n": {"m": 1}}
+        "a": 2,
+        "b": 2.5,
+        "c": -2,
+        "n": {"m": 1},
+    }
     assert apply({"$mul": {"a": 3, "b": 0.5, "c": 2, "d": 2.5}}, {"a": 2, "b": 4}) == {
-        "a": 6, "b": 2.0, "c": 0, "d": 0.0}
+        "a": 6,
+        "b": 2.0,
+        "c": 0,
+        "d": 0.0,
+    }
     assert type(apply({"$mul": {"d": 2.5}}, {})["d"]) is float
     assert apply({"$inc": {"a": 1}}, {"a": 2**63 - 2}) == {"a": 2**63 - 1}
     assert math.isnan(apply({"$inc": {"a": 1}}, {"a": math.nan})["a"])
@@ -123,7 +135,8 @@ def test_push_and_its_modifiers() -> None:
     assert apply({"$push": {"a": {"$each": [2], "$sort": -1, "$slice": 2}}}, {"a": [3, 1]}) == {"a": [3, 2]}
     docs = [{"x": 2, "y": 1}, {"x": 1, "y": 2}, {"x": 1, "y": 1}]
     assert apply({"$push": {"a": {"$each": docs, "$sort": {"x": 1, "y": -1}}}}, {}) == {
-        "a": [{"x": 1, "y": 2}, {"x": 1, "y": 1}, {"x": 2, "y": 1}]}
+        "a": [{"x": 1, "y": 2}, {"x": 1, "y": 1}, {"x": 2, "y": 1}]
+    }
     assert apply({"$push": {"a": {"$each": [5, {"x": 0}], "$sort": {"x": 1}}}}, {}) == {"a": [5, {"x": 0}]}
 
 
@@ -132,7 +145,8 @@ def test_add_to_set_uses_bson_equality() -> None:
     assert apply({"$addToSet": {"a": True}}, {"a": [1]}) == {"a": [1, True]}
     assert apply({"$addToSet": {"a": {"$each": [2, 2, 3]}}}, {"a": [1]}) == {"a": [1, 2, 3]}
     assert apply({"$addToSet": {"a": {"x": 1, "y": 2}}}, {"a": [{"y": 2, "x": 1}]}) == {
-        "a": [{"y": 2, "x": 1}, {"x": 1, "y": 2}]}
+        "a": [{"y": 2, "x": 1}, {"x": 1, "y": 2}]
+    }
     assert apply({"$addToSet": {"a.b": [1]}}, {}) == {"a": {"b": [[1]]}}
 
 
@@ -192,8 +206,17 @@ def test_replacement_keeps_id_first() -> None:
 
 
 def test_upsert_seeds_from_filter_equalities() -> None:
-    filt = compile_filter({"b": 1, "a.c": {"$eq": "x"}, "$and": [{"d": 2}], "g": {"$gt": 1}, "r": {"$in": [1]},
-                           "n": None, "$or": [{"o": 1}]})
+    filt = compile_filter(
+        {
+            "b": 1,
+            "a.c": {"$eq": "x"},
+            "$and": [{"d": 2}],
+            "g": {"$gt": 1},
+            "r": {"$in": [1]},
+            "n": None,
+            "$or": [{"o": 1}],
+        }
+    )
     update = compile_update({"$set": {"s": 1}, "$setOnInsert": {"i": 2}, "$inc": {"b": 1}})
     seeded = update.apply_upsert(filt)
     assert seeded == {"a": {"c": "x"}, "b": 2, "d": 2, "i": 2, "n": None, "o": 1, "s": 1}

@@ -24,7 +24,7 @@ ORDERED_BRACKETS: list[Any] = [None, -5, "", {}, [], b"", False, D1]
 
 def test_cross_type_order_is_null_numbers_strings_objects_arrays_binary_bool_dates() -> None:
     for i, low in enumerate(ORDERED_BRACKETS):
-        for high in ORDERED_BRACKETS[i + 1:]:
+        for high in ORDERED_BRACKETS[i + 1 :]:
             assert compare(low, high) == -1, (low, high)
             assert compare(high, low) == 1, (high, low)
 
@@ -32,13 +32,31 @@ def test_cross_type_order_is_null_numbers_strings_objects_arrays_binary_bool_dat
 @pytest.mark.parametrize(
     ("low", "high"),
     [
-        (1, 2), (1, 1.5), (-math.inf, -1e308), (1e308, math.inf), (2**62, 2**62 + 1), (2**53, float(2**53) + 2),
-        ("a", "b"), ("", "a"), ("Z", "a"), ("a", "ab"), ("é", "ü"),
-        (False, True), (D1, D2),
-        (b"z", b"aa"), (b"a", b"b"),  # binary: length first, then bytes
-        ([1], [2]), ([1], [1, 0]), ([], [None]), ([1, "a"], [1, {}]),
-        ({"a": 1}, {"a": 2}), ({"a": 1}, {"b": 0}), ({"a": 1}, {"a": 1, "b": 0}), ({"a": 5}, {"a": "x"}),
-        (NAN, -math.inf), (NAN, 0),
+        (1, 2),
+        (1, 1.5),
+        (-math.inf, -1e308),
+        (1e308, math.inf),
+        (2**62, 2**62 + 1),
+        (2**53, float(2**53) + 2),
+        ("a", "b"),
+        ("", "a"),
+        ("Z", "a"),
+        ("a", "ab"),
+        ("é", "ü"),
+        (False, True),
+        (D1, D2),
+        (b"z", b"aa"),
+        (b"a", b"b"),  # binary: length first, then bytes
+        ([1], [2]),
+        ([1], [1, 0]),
+        ([], [None]),
+        ([1, "a"], [1, {}]),
+        ({"a": 1}, {"a": 2}),
+        ({"a": 1}, {"b": 0}),
+        ({"a": 1}, {"a": 1, "b": 0}),
+        ({"a": 5}, {"a": "x"}),
+        (NAN, -math.inf),
+        (NAN, 0),
     ],
 )
 def test_order_within_a_bracket(low: Any, high: Any) -> None:
@@ -48,8 +66,18 @@ def test_order_within_a_bracket(low: Any, high: Any) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [(1, 1.0), (0, -0.0), (NAN, NAN), ("x", "x"), (None, None), ({"a": 1}, {"a": 1.0}), ([1, [2]], [1.0, [2.0]]),
-     (b"ab", b"ab"), (D1, D1), (2**63 - 1, 2**63 - 1)],
+    [
+        (1, 1.0),
+        (0, -0.0),
+        (NAN, NAN),
+        ("x", "x"),
+        (None, None),
+        ({"a": 1}, {"a": 1.0}),
+        ([1, [2]], [1.0, [2.0]]),
+        (b"ab", b"ab"),
+        (D1, D1),
+        (2**63 - 1, 2**63 - 1),
+    ],
 )
 def test_equal_values(a: Any, b: Any) -> None:
     assert values_equal(a, b)
@@ -58,8 +86,20 @@ def test_equal_values(a: Any, b: Any) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [(True, 1), (False, 0), (1, "1"), (None, 0), (None, False), ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
-     ([1, 2], [2, 1]), (NAN, 0.0), (b"a", "a"), (D1, D2), ({}, []), (2**63 - 1, float(2**63 - 1))],
+    [
+        (True, 1),
+        (False, 0),
+        (1, "1"),
+        (None, 0),
+        (None, False),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ([1, 2], [2, 1]),
+        (NAN, 0.0),
+        (b"a", "a"),
+        (D1, D2),
+        ({}, []),
+        (2**63 - 1, float(2**63 - 1)),
+    ],
 )
 def test_unequal_values(a: Any, b: Any) -> None:
     assert not values_equal(a, b)
@@ -83,8 +123,22 @@ def test_regex_values_order_by_pattern() -> None:
     "doc",
     [
         {},
-        {"_id": "x", "a": None, "b": True, "c": 2**63 - 1, "d": -(2**63), "e": NAN, "f": math.inf, "g": "s",
-         "h": b"\x00", "i": D1, "j": {"k": [1, {"l": []}]}, "": 1, "a b": 2, "ü": 3},
+        {
+            "_id": "x",
+            "a": None,
+            "b": True,
+            "c": 2**63 - 1,
+            "d": -(2**63),
+            "e": NAN,
+            "f": math.inf,
+            "g": "s",
+            "h": b"\x00",
+            "i": D1,
+            "j": {"k": [1, {"l": []}]},
+            "": 1,
+            "a b": 2,
+            "ü": 3,
+        },
     ],
 )
 def test_valid_documents_pass(doc: dict[str, Any]) -> None:
