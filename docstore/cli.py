@@ -62,6 +62,16 @@ def _sub(
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -90,6 +100,12 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.add_argument("--trials", type=_positive, default=100, metavar="N", help="trials to run (default: 100)")
     demo.add_argument("--seed", type=int, metavar="S", help="seed of the random search (default: random)")
     demo.add_argument("--name", default="demo-branin", help="experiment name (default: demo-branin)")
+    demo.add_argument(
+        "--trial-seconds",
+        type=_seconds,
+        metavar="S",
+        help="simulated cost of one evaluation, as a real training run would take (default: 0.01 to 0.02)",
+    )
 
 
 def _add_inspection(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,6 +20,36 @@ from docstore.errors import MissingDependency
 ENGINES = ("memory", "jsonfile", "mongomock", "mongodb")
 
 
+# A skip CI accepts: an engine stating, in code, a guarantee it does not make (docstore.testing.support.require).
+DECLARED_SKIP = "the engine does not declare the "
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``DOCSTORE_FORBID_SKIPS=1`` (set by .ci/run), any other skip fails the run.
+
+    CI installs every optional dependency and starts every test server, so a test skipped there
+    for want of one (Orion not installed, a download that failed, a server that did not start)
+    would otherwise pass unseen.
+    """
+    if os.environ.get("DOCSTORE_FORBID_SKIPS") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    unexpected = []
+    for report in reporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if DECLARED_SKIP not in reason:
+            unexpected.append(f"{report.nodeid}: {reason}")
+    if unexpected:
+        reporter.write_line("")
+        reporter.write_line(f"DOCSTORE_FORBID_SKIPS=1: {len(unexpected)} test(s) skipped that CI must run:", red=True)
+        for line in unexpected[:50]:
+            reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--stress", action="store_true", help="run stress tests at full size (slow)")
 

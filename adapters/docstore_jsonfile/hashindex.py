@@ -135,9 +135,10 @@ class _SortedView:
         while heap:
             top = heap[0]
             id_key, document = (top[3], top[4]) if plain else (top.id_key, top.document)
-            if members.get(id_key) is document:
+            stored = members.get(id_key)
+            if stored is not None and stored is document:
                 if plain:  # callers compare the firsts of several views: give them one kind
-                    return Ranked(self.sort.key(document), top[1], id_key, document)
+                    return Ranked(self.sort.key(stored), top[1], id_key, stored)
                 return top  # type: ignore[no-any-return]
             heapq.heappop(heap)  # that document left, or changed since (its new version was pushed)
         return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import pandas
 import pytz
@@ -43,6 +43,10 @@ def to_micros(timestamp: datetime) -> int:
     return (to_utc(timestamp) - _EPOCH) // timedelta(microseconds=1)
 
 
+@overload
+def from_micros(micros: int) -> datetime: ...
+@overload
+def from_micros(micros: None) -> None: ...
 def from_micros(micros: int | None) -> datetime | None:
     """The exact aware UTC (pytz) datetime back from :func:`to_micros`."""
     if micros is None:
@@ -89,7 +93,7 @@ def _pivot_numeric(frame: pandas.DataFrame, index: str | list[str], columns: str
 
 
 def results_frame(
-    trials: list[Mapping[str, Any]],
+    trials: Sequence[Mapping[str, Any]],
     configs: Mapping[int, Mapping[str, Any]],
     group_ids: Mapping[int, int],
 ) -> pandas.DataFrame:

@@ -79,7 +79,7 @@ class DocstoreExperiment(Storage.Experiment):
     def _setup(self) -> None:
         super()._setup()
         experiments = self._db[EXPERIMENTS]
-        document = {
+        document: dict[str, Any] = {
             "_id": self._experiment_id,
             "description": self._description,
             "root_env_config": self._root_env_config,
@@ -127,12 +127,12 @@ class DocstoreExperiment(Storage.Experiment):
         return [
             (from_micros(doc["ts_us"]), doc["metric"], None if doc["value"] is None else str(doc["value"]))
             for doc in docs
-        ]  # type: ignore[misc]
+        ]
 
     def load(
         self,
         last_trial_id: int = -1,
-    ) -> tuple[list[int], list[dict], list[dict[str, Any] | None], list[Status]]:
+    ) -> tuple[list[int], list[dict[str, Any]], list[dict[str, Any] | None], list[Status]]:
         trials = (
             self._db[TRIALS]
             .find(
@@ -147,7 +147,7 @@ class DocstoreExperiment(Storage.Experiment):
         )
         configs = self._configs({trial["config_id"] for trial in trials})
         trial_ids: list[int] = []
-        tunables: list[dict] = []
+        tunables: list[dict[str, Any]] = []
         scores: list[dict[str, Any] | None] = []
         statuses: list[Status] = []
         for trial in trials:

@@ -33,13 +33,14 @@ class DocstoreStorage(Storage):
     """
 
     # as in mlos_bench's layout, the storage names its experiment and trial classes
-    Experiment = DocstoreExperiment
-    Trial = DocstoreTrial
+    # (mlos_bench declares them as nested abstract classes; ours are subclasses defined in their modules)
+    Experiment = DocstoreExperiment  # type: ignore[assignment]
+    Trial = DocstoreTrial  # type: ignore[assignment]
 
     def __init__(
         self,
         config: dict[str, Any],
-        global_config: dict | None = None,
+        global_config: dict[str, Any] | None = None,
         service: Service | None = None,
     ) -> None:
         super().__init__(config, global_config, service)
@@ -49,7 +50,7 @@ class DocstoreStorage(Storage):
         _LOG.info("Connect to the store: %s", self)
         self.update_schema()
 
-    def _validate_json_config(self, config: dict) -> None:
+    def _validate_json_config(self, config: dict[str, Any]) -> None:
         # mlos_bench's storage schema lists only SqlStorage: check our own (small) config here.
         if not isinstance(config, Mapping) or not isinstance(config.get("uri"), str) or not config["uri"]:
             raise ValueError(f"DocstoreStorage needs a config with a non-empty 'uri' string, got {config!r}")

@@ -20,7 +20,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     from docstore.errors import MissingDependency
 
     raise MissingDependency(
-        'docstore_orion needs Orion: pip install "docstore[orion]"', package="docstore[orion]"
+        "docstore_orion needs Orion 0.2.7: from a docstore clone, uv pip install -e '.[orion]' "
+        "(pip 26.3 and later refuse Orion 0.2.7; see docs/orion.md)",
+        package="docstore[orion]",
     ) from exc
 
 from docstore_orion.database import DocstoreDB

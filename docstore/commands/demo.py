@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import getpass
 import os
 import random
@@ -234,6 +235,8 @@ def _demo(args: argparse.Namespace, uri: str, storage: Storage) -> int:
     total = storage.db["trials"].count_documents({"experiment": experiment_id})
     done_before = storage.count_completed_trials(experiment_id)
     spec = WorkerSpec(uri, experiment_id, HEARTBEAT_SECONDS)
+    if args.trial_seconds is not None:
+        spec = dataclasses.replace(spec, min_cost=args.trial_seconds, max_cost=args.trial_seconds)
     pool: ProcessPool | ThreadPool
     where = escape(describe_uri(uri))
     if storage.db.capabilities.multi_process:
