@@ -21,7 +21,10 @@ pytest.register_assert_rewrite("orion.testing")
 with warnings.catch_warnings():
     # Orion warns at import time about optional extras (profet needs torch); the tests do not use them
     warnings.simplefilter("ignore")
-    orion_core = pytest.importorskip("orion.core", reason="Orion is not installed: uv pip install -e '.[orion]' (pip 26.3+ refuses Orion 0.2.7; docs/orion.md)")
+    orion_core = pytest.importorskip(
+        "orion.core",
+        reason="Orion is not installed: uv pip install -e '.[orion]' (pip 26.3+ refuses Orion 0.2.7; docs/orion.md)",
+    )
     pytest.importorskip("orion.testing")
     docstore_orion = pytest.importorskip("docstore_orion")
 

@@ -29,7 +29,10 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("orion.core", reason="Orion is not installed: uv pip install -e '.[orion]' (pip 26.3+ refuses Orion 0.2.7; docs/orion.md)")
+pytest.importorskip(
+    "orion.core",
+    reason="Orion is not installed: uv pip install -e '.[orion]' (pip 26.3+ refuses Orion 0.2.7; docs/orion.md)",
+)
 pytest.importorskip("pytest_mock", reason="Orion's storage tests use the `mocker` fixture (pip install pytest-mock)")
 
 ORION_VERSION = "0.2.7"
