@@ -17,6 +17,8 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def _importable(name: str) -> bool:
+    # a submodule, not the top-level name: tests/orion and tests/optuna are on sys.path's
+    # rootdir/tests and would pass for namespace packages "orion" and "optuna"
     return importlib.util.find_spec(name) is not None
 
 
@@ -49,8 +51,8 @@ def test_quick_run_prints_a_row_for_one_contender_of_each_kind(tmp_path: Path) -
     table = done.stdout.split("\ncontender ", 1)[1]  # the final table, after its header
     rows = [line for line in table.splitlines() if line and not line.startswith(("-", "machine", "wrote"))]
     expected = ["docstore json durable=false"]
-    expected += ["orion 0.2.7 pickleddb"] if _importable("orion") else []
-    expected += ["optuna journal file"] if _importable("optuna") else []
+    expected += ["orion 0.2.7 pickleddb"] if _importable("orion.core") else []
+    expected += ["optuna journal file"] if _importable("optuna.study") else []
     for name in expected:
         measured = [line for line in rows if line.startswith(name) and " failed:" not in line]
         assert len(measured) == 2, f"{name!r}: expected a measured row for 1 and 2 workers in\n{table}"

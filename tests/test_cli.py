@@ -190,10 +190,18 @@ def _count(uri: str, status: str) -> int:
         return db["trials"].count_documents({"status": status})
 
 
+# `python -m docstore` with Ctrl-C's default disposition, as a terminal gives it: a test run started
+# in the background (bash without job control) inherits SIGINT ignored, and so would the demo.
+WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from docstore.cli import main; sys.exit(main())"
+)
+
+
 def test_ctrl_c_stops_the_demo_and_leaves_no_trial_reserved(tmp_path: Path) -> None:
     store = str(tmp_path / "docstore.json")
     process = subprocess.Popen(
-        [sys.executable, "-m", "docstore", "demo", "--workers", "2", "--trials", "150", "--trial-seconds", "0.2"],
+        [sys.executable, "-c", WITH_CTRL_C, "demo", "--workers", "2", "--trials", "150", "--trial-seconds", "0.2"],
         cwd=tmp_path,
         env=_env(),
         stdout=subprocess.PIPE,

@@ -8,7 +8,9 @@ loaded here with :func:`importlib.import_module` and a missing one gives the pip
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 from types import ModuleType
 
 from docstore.errors import MissingDependency
@@ -39,6 +41,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_import_orion(args: argparse.Namespace) -> int:
     """Copy an Orion PickledDB file into a docstore store."""
+    if not os.path.isfile(args.pickle):  # first: a missing file is the answer, Orion installed or not
+        raise FileNotFoundError(errno.ENOENT, "no Orion PickledDB file here", args.pickle)
     orion = _integration("docstore_orion", "orion")
     summary = orion.import_pickleddb(args.pickle, resolve_uri(args.destination))
     print(summary if summary is not None else "imported")
