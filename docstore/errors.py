@@ -23,6 +23,10 @@ __all__ = [
     "MissingDependency",
     "ReadOnlyError",
     "StoreCorrupted",
+    "StoreFileError",
+    "StoreFileNotFound",
+    "StoreIsADirectory",
+    "StorePermissionError",
     "UndefinedCall",
     "UnknownScheme",
     "UnsupportedQuery",
@@ -131,6 +135,42 @@ class StoreCorrupted(DocstoreError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class StoreFileError(DocstoreError, OSError):
+    """The operating system refused an operation on one of a store's files.
+
+    A full disk, a folder where a file was expected, a missing permission, a symbolic link
+    where docstore creates or rewrites files: ``path`` is the file, ``operation`` what was
+    being done to it (``"create"``, ``"write"``, ``"sync"``, ``"replace"``, ...), ``errno``
+    and ``strerror`` the system's own error, and the message says what to do. Subclasses
+    also derive from the matching builtin (``PermissionError``, ``FileNotFoundError``, ...).
+    """
+
+    def __init__(
+        self, message: str, *, path: str = "", operation: str = "", errno: int | None = None, strerror: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.filename = path
+        self.operation = operation
+        self.errno = errno
+        self.strerror = strerror
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StorePermissionError(StoreFileError, PermissionError):
+    """A store's file or folder lacks a permission the operation needs."""
+
+
+class StoreFileNotFound(StoreFileError, FileNotFoundError):
+    """A store's file or folder does not exist."""
+
+
+class StoreIsADirectory(StoreFileError, IsADirectoryError):
+    """A folder where a store's file was expected (``--uri /some/folder``)."""
 
 
 class ReadOnlyError(DocstoreError, PermissionError):

@@ -1,59 +1,110 @@
-"""Files: the store's lock, atomic replacement, and the syncs that make writes durable.
+"""Files: opening without following links, atomic replacement, permissions, and OS errors named.
 
-The lock is ``filelock``'s native OS lock (``flock`` on Unix, ``LockFileEx`` on Windows)
-on ``study.json.lock``: the kernel drops it when its holder dies, even by ``kill -9``,
-so a crashed process never blocks anyone. It is taken with
-``filelock.lock_descriptor`` on a descriptor held open for the store's lifetime: the
-same lock ``filelock.FileLock("study.json.lock")`` takes, so other tools interoperate,
-at a few microseconds per acquisition instead of the ~90 us ``FileLock.acquire`` spends
-reopening and re-checking the file every time (measured on this project's machine).
+Stores often live in folders other users can write to (a group's shared folder). So every
+file the engine creates or opens for writing is opened with ``O_NOFOLLOW`` (a planted
+symbolic link is refused, never written through), and temporary files are created under
+unpredictable names with ``O_EXCL`` (a planted file or link of that name cannot exist).
+A file that replaces another keeps its mode and group (and its owner, when root writes),
+so one user's compaction does not lock the group out of a shared store.
+
+Every ``OSError`` leaves this package as a :class:`~docstore.errors.StoreFileError` that
+names the file, the operation and what to do (``No space left on device`` alone does not
+say which file, nor that nothing acknowledged was lost).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import secrets
+import stat
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from docstore.errors import LockAcquisitionTimeout
+from docstore.errors import (
+    DocstoreError,
+    StoreFileError,
+    StoreFileNotFound,
+    StoreIsADirectory,
+    StorePermissionError,
+)
 
-try:
-    from filelock import lock_descriptor, unlock_descriptor
-except ImportError:  # pragma: no cover - filelock < 3.30: the same flock its UnixFileLock takes
-    import fcntl
-
-    def lock_descriptor(fd: int, *, blocking: bool = True, poll_interval: float = 0.05) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            return False
-        return True
-
-    def unlock_descriptor(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-try:
-    import fcntl as _fcntl
-except ImportError:  # pragma: no cover - Windows
-    _fcntl = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from docstore_jsonfile.locks import StoreLock
 
 __all__ = [
     "FILE_MODE",
-    "Presence",
-    "StoreLock",
+    "Permissions",
     "datasync",
+    "file_error",
     "fsync_dir",
+    "open_file",
     "read_all",
+    "remove_stale_temporaries",
     "replace_atomically",
     "write_all",
 ]
 
 FILE_MODE = 0o600
+GROUP_MODE = 0o660
 datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_TEMPORARY_SUFFIX = ".tmp"
+_STALE_TEMPORARY_SECONDS = 3600.0
+log = logging.getLogger(__name__)
+
+_SPACE = "the disk is full: free some space, then retry (every acknowledged write is safe)"
+_PERMISSION = (
+    "check the permissions of the file and of its folder (ls -l); a store shared by a group needs "
+    "group-writable files in a setgid folder (docs/jsonfile-format.md)"
+)
+_ADVICE = {
+    errno.ENOSPC: _SPACE,
+    errno.EDQUOT: "the disk quota is exhausted: free some space, then retry (every acknowledged write is safe)",
+    errno.EFBIG: "the file would exceed this process's file size limit (ulimit -f)",
+    errno.EACCES: _PERMISSION,
+    errno.EPERM: _PERMISSION,
+    errno.EROFS: "the file system is read-only: open the store with read_only=true",
+    errno.EISDIR: "it is a folder: name a file, such as FOLDER/study.json",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.ELOOP: "it is a symbolic link, which docstore does not follow: use the path it points to",
+    errno.ENOENT: "it does not exist",
+    errno.EIO: "the disk reported an input/output error: check it before going on",
+}
+
+
+def file_error(exc: OSError, path: str, operation: str) -> OSError:
+    """``exc`` as a StoreFileError naming ``path`` and ``operation``.
+
+    A docstore error that is also an OSError (a lock's time-out, a read-only store, a
+    StoreFileError named further down) is returned as it is.
+    """
+    if isinstance(exc, DocstoreError):
+        return exc
+    kind: type[StoreFileError] = StoreFileError
+    if isinstance(exc, PermissionError):
+        kind = StorePermissionError
+    elif isinstance(exc, FileNotFoundError):
+        kind = StoreFileNotFound
+    elif isinstance(exc, IsADirectoryError):
+        kind = StoreIsADirectory
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    advice = _ADVICE.get(exc.errno or 0)
+    message = f"cannot {operation} {path}: {reason}" + (f" ({advice})" if advice else "")
+    return kind(message, path=path, operation=operation, errno=exc.errno, strerror=exc.strerror or "")
+
+
+def open_file(path: str, flags: int, operation: str, mode: int = FILE_MODE) -> int:
+    """``os.open`` that never follows a symbolic link at ``path`` and names the file in its errors."""
+    try:
+        return os.open(path, flags | NOFOLLOW | _BINARY, mode)
+    except OSError as exc:
+        raise file_error(exc, path, operation) from exc
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -85,174 +136,156 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
+            raise file_error(exc, path, "sync the folder") from exc
     finally:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class Permissions:
+    """The mode (and owner and group, where they can be kept) of a file the engine writes.
+
+    ``exact``: set the mode as it is (a file being replaced, an explicit ``file_mode``);
+    otherwise it is the mode asked of ``open``, which the process's umask narrows (a new
+    store). ``uid``/``gid`` -1 mean "whatever the new file gets".
+    """
+
+    mode: int = FILE_MODE
+    uid: int = -1
+    gid: int = -1
+    exact: bool = False
+
+    @classmethod
+    def of(cls, fd: int) -> Permissions:
+        """Those of the open file ``fd``: what a file replacing it keeps."""
+        found = os.fstat(fd)
+        return cls(stat.S_IMODE(found.st_mode) & 0o777, found.st_uid, found.st_gid, exact=True)
+
+    @classmethod
+    def for_new_store(cls, folder: str, file_mode: int | None) -> Permissions:
+        """A new store's: ``file_mode`` if given; group read-write in a setgid folder (a folder
+        meant to be shared by its group, which new files inherit), narrowed by the umask; else 0600."""
+        if file_mode is not None:
+            return cls(file_mode, exact=True)
+        try:
+            shared = bool(os.stat(folder).st_mode & stat.S_ISGID)
+        except OSError:
+            shared = False
+        return cls(GROUP_MODE if shared else FILE_MODE)
+
+    @property
+    def create_mode(self) -> int:
+        """The mode to create a file with: never wider than the final one while it is being written."""
+        return self.mode if not self.exact else self.mode & FILE_MODE
+
+    def apply(self, fd: int, path: str) -> None:
+        """Give the file ``fd`` (just created, at ``path``) these permissions."""
+        if not self.exact:
+            return
+        mode = self.mode
+        current = os.fstat(fd)
+        gid = self.gid if self.gid not in (-1, current.st_gid) else -1
+        uid = self.uid if self.uid not in (-1, current.st_uid) and _is_root() else -1  # only root gives files away
+        if uid != -1 or gid != -1:
+            try:
+                os.fchown(fd, uid, gid)
+            except PermissionError:
+                # Not a member of the old file's group: the group's bits must not go to ours.
+                mode = (mode & ~0o070) | ((mode & 0o007) << 3)
+                log.warning(
+                    "docstore: %s could not keep group %d (this user is not a member): group access narrowed",
+                    path,
+                    self.gid,
+                )
+        os.fchmod(fd, mode)
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _create_temporary(path: str, permissions: Permissions, append: bool) -> tuple[int, str]:
+    """A new file next to ``path``, under a name nobody can guess, that did not exist before."""
+    folder, name = os.path.split(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | (os.O_APPEND if append else 0)
+    for _ in range(16):
+        temporary = os.path.join(folder, f".{name}.{secrets.token_hex(8)}{_TEMPORARY_SUFFIX}")
+        try:
+            return os.open(temporary, flags | NOFOLLOW | _BINARY, permissions.create_mode), temporary
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise file_error(exc, path, "create a temporary file next to") from exc
+    raise StoreFileError(f"cannot create a temporary file next to {path}: every name tried exists", path=path)
+
+
 def replace_atomically(
-    path: str, chunks: Iterable[bytes], *, append: bool = False, before_rename: Callable[[], None] | None = None
+    path: str,
+    chunks: Iterable[bytes],
+    *,
+    permissions: Permissions,
+    append: bool = False,
+    before_rename: Callable[[], None] | None = None,
+    lock: StoreLock | None = None,
 ) -> int:
-    """Write ``chunks`` to a temporary file next to ``path``, fsync it, rename it over ``path``.
+    """Write ``chunks`` to a new temporary file next to ``path``, fsync it, rename it over ``path``.
 
     Returns a descriptor of the new file (read-write; appending if ``append``). A crash at
-    any point leaves either the old file or the complete new one at ``path``; a leftover
-    temporary file is overwritten by the next call. The caller holds the store's lock.
+    any point leaves either the old file or the complete new one at ``path``; a failure
+    leaves no temporary file behind. With ``lock``, the new file is locked before it
+    appears at ``path`` and becomes the lock's file: the store's lock travels with it.
     """
-    temporary = path + ".tmp"
-    flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | _BINARY | (os.O_APPEND if append else 0)
-    fd = os.open(temporary, flags, FILE_MODE)
+    fd, temporary = _create_temporary(path, permissions, append)
+    operation = "write"
     try:
         for chunk in chunks:
             write_all(fd, chunk)
+        operation = "set the permissions of"
+        permissions.apply(fd, path)
+        operation = "sync"
         os.fsync(fd)
+        if lock is not None:
+            lock.lock_new(fd)
         if before_rename is not None:
             before_rename()
+        operation = "replace"
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise file_error(exc, path, operation) from exc
         raise
-    fsync_dir(os.path.dirname(path) or ".")
+    if lock is not None:
+        lock.hand_over(fd)
+    try:
+        fsync_dir(os.path.dirname(path) or ".")
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 
-class StoreLock:
-    """The store's inter-process lock, held open; ``acquire`` polls with a short back-off.
+def remove_stale_temporaries(path: str) -> None:
+    """Remove this store's temporary files that a killed process left behind, an hour old or more.
 
-    Without write access to the lock file (a read-only store whose lock file is missing or
-    not readable) there is nothing to lock: ``fd`` is None and readers go without, which is
-    safe because journal lines are framed and a half-written one is never consumed.
+    Only files this user owns, named as :func:`replace_atomically` names them; a younger one
+    may be another process's work in progress.
     """
-
-    def __init__(self, path: str, timeout: float | None, *, writable: bool) -> None:
-        self.path = path
-        self.timeout = timeout
-        self.writable = writable
-        self.fd: int | None = None
-        self._open()
-
-    def _open(self) -> None:
-        flags = (os.O_RDWR | os.O_CREAT) if self.writable else os.O_RDONLY
-        try:
-            self.fd = os.open(self.path, flags, FILE_MODE)
-        except OSError:
-            if self.writable:
-                raise
-            self.fd = None
-
-    def reopen(self) -> None:
-        """After ``fork``: take a descriptor of our own (closing the inherited one keeps the parent's lock)."""
-        if self.fd is not None:
-            os.close(self.fd)
-        self._open()
-
-    def acquire(self, waiting: Callable[[], None] | None = None) -> None:
-        """Take the lock, polling; ``waiting`` is called between polls (useful work while another holds it)."""
-        if self.fd is None:
-            return
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        delay = 0.0  # first just yield: the holder is usually about to release
-        while self.fd is not None:
-            if lock_descriptor(self.fd, blocking=False):
-                if self._still_at_path():
-                    return
-                continue  # the file was removed or replaced: lock the one at the path now
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise LockAcquisitionTimeout(
-                    f"could not lock {self.path} within {self.timeout} s: another process holds it "
-                    "(raise lock_timeout, or find the process that keeps the store busy)",
-                    lock=self.path,
-                    timeout=self.timeout,
-                )
-            if waiting is not None:
-                waiting()
-            time.sleep(delay if deadline is None else min(delay, deadline - now))
-            # short waits: a sleeping poller loses the lock to any process that takes it again at once
-            delay = min(delay * 2 or 0.00005, 0.001)
-
-    def _still_at_path(self) -> bool:
-        """Whether our locked descriptor is still the file at the path (someone may have deleted it)."""
-        assert self.fd is not None
-        try:
-            same = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if not same:
-            unlock_descriptor(self.fd)
-            os.close(self.fd)
-            self._open()
-        return same
-
-    def release(self) -> None:
-        if self.fd is not None:
-            unlock_descriptor(self.fd)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-class Presence:
-    """Whether other engines have the store open: a shared ``flock`` on ``study.json.users``.
-
-    Each engine that may write holds a shared lock on that file while it is open. Closing,
-    it drops its own and tries an exclusive one without waiting, which succeeds only if no
-    other engine, in any process, still holds the store open. So the last one out compacts
-    the journal into the snapshot on close, and a worker that finishes early does not make
-    the others wait for a compaction, then reload the new snapshot (seconds, at 100,000
-    trials). Two engines closing at once both drop their shared lock before probing, so one
-    of them sees itself alone. Where ``flock`` is missing (Windows) or the file cannot be
-    opened, every engine counts as alone, as if the file were not there.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd: int | None = None
-        self._enter()
-
-    def _enter(self) -> None:
-        if _fcntl is None:
-            return
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _BINARY, FILE_MODE)
-        except OSError:
-            return
-        try:
-            _fcntl.flock(fd, _fcntl.LOCK_SH)  # an exclusive holder is a closer probing, for microseconds
-        except OSError:
-            os.close(fd)
-            return
-        self.fd = fd
-
-    def reopen(self) -> None:
-        """After ``fork``: the inherited descriptor shares the parent's lock; take one of our own."""
-        if self.fd is not None:
-            os.close(self.fd)  # the parent's descriptor keeps the parent's shared lock
-            self.fd = None
-        self._enter()
-
-    def forget(self) -> None:
-        """In a forked child that never used the store: close the inherited descriptor, leave the lock to the parent."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def leave(self) -> bool:
-        """Drop this engine's presence; True if no other engine has the store open now."""
-        fd, self.fd = self.fd, None
-        if fd is None or _fcntl is None:
-            return True
-        try:
-            _fcntl.flock(fd, _fcntl.LOCK_UN)
-            try:
-                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            _fcntl.flock(fd, _fcntl.LOCK_UN)
-            return True
-        finally:
-            os.close(fd)
+    folder, name = os.path.split(path)
+    prefix = f".{name}."
+    try:
+        names = [entry for entry in os.listdir(folder or ".") if entry.startswith(prefix)]
+    except OSError:
+        return
+    now = time.time()
+    for entry in names:
+        if not entry.endswith(_TEMPORARY_SUFFIX):
+            continue
+        where = os.path.join(folder, entry)
+        with contextlib.suppress(OSError):
+            found = os.lstat(where)
+            mine = not hasattr(os, "geteuid") or found.st_uid == os.geteuid()
+            if stat.S_ISREG(found.st_mode) and mine and now - found.st_mtime > _STALE_TEMPORARY_SECONDS:
+                os.unlink(where)

@@ -7,12 +7,20 @@ then ``fdatasync`` and acknowledge. Syncing after the release is *group commit*:
 ``fdatasync`` makes every byte written before it durable, so writers in other processes
 append while this one waits on the disk, and each acknowledgement still implies every
 earlier line is durable. A read takes the lock only to catch up.
+
+The last engine out, in any process, folds the journal into the snapshot: on ``close``,
+and when its process exits without closing (``atexit``; in a ``multiprocessing`` worker,
+its exit hooks), so that after a run ``study.json`` alone is the whole store.
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
 import logging
 import os
+import stat
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -20,14 +28,26 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from docstore.engine import Capabilities
-from docstore.errors import InvalidDocument, InvalidOperation, LockAcquisitionTimeout, ReadOnlyError, StoreCorrupted
+from docstore.errors import (
+    InvalidDocument,
+    InvalidOperation,
+    InvalidURI,
+    LockAcquisitionTimeout,
+    ReadOnlyError,
+    StoreCorrupted,
+    StoreFileError,
+    StoreFileNotFound,
+    StoreIsADirectory,
+)
 from docstore_jsonfile.check import check_store, compare_stores
+from docstore_jsonfile.creation import create_store
 from docstore_jsonfile.engine import StoreEngine
-from docstore_jsonfile.files import Presence, StoreLock, datasync
+from docstore_jsonfile.files import Permissions, datasync, file_error
+from docstore_jsonfile.locks import Presence, StoreLock, legacy_lock
 from docstore_jsonfile.options import Options, parse_options
 from docstore_jsonfile.planner import Plan
 from docstore_jsonfile.snapshot import META_TABLE
-from docstore_jsonfile.state import FileState, compact, load, start_journal
+from docstore_jsonfile.state import FileState, compact, load, needs_upgrade, start_journal
 from docstore_jsonfile.store import Store
 
 if TYPE_CHECKING:
@@ -40,6 +60,11 @@ log = logging.getLogger(__name__)
 _open_engines: weakref.WeakSet[JsonFileEngine] = weakref.WeakSet()
 
 
+_abandoned: set[str] = set()
+"""Stores that an engine of this process wrote to, then dropped without closing: folded at exit."""
+_hooked_pid = 0
+
+
 def _after_fork_in_child() -> None:
     for engine in list(_open_engines):
         engine._forked()
@@ -47,6 +72,76 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close what this process left open, so that the last process out folds the journal in."""
+    for engine in list(_open_engines):
+        try:
+            engine.close()
+        except Exception as exc:  # the journal keeps every change; the next process out may fold it
+            log.warning("docstore: closing %s at exit failed: %s", engine.path, exc)
+    still_open = {engine.path for engine in _open_engines}
+    for path in sorted(_abandoned - still_open):
+        _abandoned.discard(path)
+        try:
+            JsonFileEngine._fold_if_last(path)
+        except Exception as exc:
+            log.warning("docstore: could not fold the journal of %s at exit: %s", path, exc)
+
+
+def _register_exit_hooks() -> None:
+    """In a ``multiprocessing`` worker, which ends with ``os._exit`` (no ``atexit``): its own exit hooks too."""
+    global _hooked_pid
+    pid = os.getpid()
+    if _hooked_pid == pid:
+        return
+    _hooked_pid = pid
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _close_at_exit, exitpriority=10)
+
+
+def _remember_abandoned(path: str) -> None:
+    _abandoned.add(path)
+
+
+def _check_location(path: str) -> bool:
+    """Whether a store exists at ``path``; raises if ``path`` cannot be one (a folder, a link, no folder)."""
+    folder = os.path.dirname(path)
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        if not os.path.isdir(folder):
+            raise StoreFileNotFound(
+                f"cannot open the store {path}: the folder {folder} does not exist",
+                path=path,
+                operation="open",
+                errno=errno.ENOENT,
+            ) from None
+        return False
+    except OSError as exc:
+        raise file_error(exc, path, "open the store") from exc
+    if stat.S_ISLNK(found.st_mode):
+        target = os.path.realpath(path)
+        raise StoreFileError(
+            f"the store {path} is a symbolic link (to {target}): docstore does not follow links, since it "
+            f"rewrites a store's files and keeps its journal beside it; open {target} itself",
+            path=path,
+            operation="open",
+            errno=errno.ELOOP,
+        )
+    if stat.S_ISDIR(found.st_mode):
+        raise StoreIsADirectory(
+            f"the store {path} is a folder: name a file in it, such as {os.path.join(path, 'study.json')}",
+            path=path,
+            operation="open",
+            errno=errno.EISDIR,
+        )
+    if not stat.S_ISREG(found.st_mode):
+        raise StoreFileError(f"the store {path} is not a regular file", path=path, operation="open")
+    return True
 
 
 def _read_only_reason(path: str, requested: bool) -> str | None:
@@ -78,29 +173,35 @@ class JsonFileEngine(StoreEngine):
         self.options = options or Options()
         self.path = os.path.abspath(path)
         self.uri = uri or path
-        folder = os.path.dirname(self.path)
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"cannot open the store {self.path}: the folder {folder} does not exist")
+        exists = _check_location(self.path)
         self.read_only_reason = _read_only_reason(self.path, self.options.read_only)
-        if self.read_only_reason and not os.path.exists(self.path):
-            raise FileNotFoundError(f"no store at {self.path} to open read-only ({self.read_only_reason})")
+        writable = self.read_only_reason is None
+        if not exists:
+            if not writable:
+                raise StoreFileNotFound(
+                    f"no store at {self.path} to open read-only ({self.read_only_reason})", path=self.path
+                )
+            permissions = Permissions.for_new_store(os.path.dirname(self.path), self.options.file_mode)
+            create_store(self.path, permissions, self.options.lock_timeout)
         self._mutex = threading.RLock()
-        self._lock = StoreLock(self.path + ".lock", self.options.lock_timeout, writable=self.read_only_reason is None)
+        self._lock = StoreLock(self.path, self.options.lock_timeout, writable=writable)
         self._presence: Presence | None = None
-        self._wrote = False
+        self._wrote = self._saw_writes = False
+        self._on_drop: weakref.finalize[[str], JsonFileEngine] | None = None
         self._compaction_failed_at = -(1 << 62)
         self._closed = False
         self._fork_pending = False
         self._state = FileState.unloaded(self.path)
         try:
             with self._locked():
-                self._state = load(self.path, writable=self.read_only_reason is None, create=True)
+                self._state = load(self.path, writable=writable)
         except BaseException:
             self._lock.close()
             raise
-        if self.read_only_reason is None and self.options.compact_on_close:
-            self._presence = Presence(self.path + ".users")
+        if writable and self.options.compact_on_close and self._state.snapshot_fd is not None:
+            self._presence = Presence(self.path + ".users", Permissions.of(self._state.snapshot_fd))
         _open_engines.add(self)
+        _register_exit_hooks()
 
     @classmethod
     def from_uri(cls, parsed: ParsedURI, **options: Any) -> JsonFileEngine:
@@ -109,8 +210,8 @@ class JsonFileEngine(StoreEngine):
         if "://" not in parsed.raw and "?" in path:  # a plain path with options: study.json?durable=false
             path, _, query = path.partition("?")
             from_uri = dict(parse_qsl(query, keep_blank_values=True))
-        if not path:
-            raise FileNotFoundError(f"the URI {uri!r} names no file")
+        if not path.strip():
+            raise InvalidURI(f"the URI {uri!r} names no file: give a path such as study.json", uri=uri)
         return cls(path, uri=uri, options=parse_options(from_uri, options, uri=uri))
 
     # -- locking and catching up -------------------------------------------------------
@@ -134,6 +235,7 @@ class JsonFileEngine(StoreEngine):
             self._state.close()
             self._state = FileState.unloaded(self.path)
             self._fork_pending = False
+            _register_exit_hooks()
         return self._state
 
     def _catch_up(self) -> FileState:
@@ -141,6 +243,7 @@ class JsonFileEngine(StoreEngine):
         state = self._usable()
         if state.is_current():
             return state
+        self._saw_writes = True
         fresh = state.follow(writable=self.read_only_reason is None)
         if fresh is not state:
             state.close()
@@ -164,20 +267,39 @@ class JsonFileEngine(StoreEngine):
                 plan = change(state.store)
                 if not plan.effects:
                     return plan
+                if needs_upgrade(state):
+                    state = self._compact(state)  # never a line of ours in an older format
                 if state.journal_fd is None or state.stale_journal:
                     state = self._state = start_journal(state)
                 state.append(plan.effects)
-                self._wrote = True
+                self._note_write()
                 if self._compaction_due(state) and self._compact_quietly(state):
                     return plan  # the new snapshot was fsynced: the change is durable
             if self.options.durable and state.journal_fd is not None:
                 try:
                     datasync(state.journal_fd)
-                except OSError:
+                except OSError as exc:
                     # after a failed sync the kernel may have dropped the data: trust the files, not memory
                     state.snapshot_id = None
-                    raise
+                    raise file_error(exc, state.journal_path, "sync (the write may not have reached the disk)") from exc
             return plan
+
+    def _note_write(self) -> None:
+        if not self._wrote:
+            self._wrote = True
+            if self._presence is not None:  # dropped without close: its process folds the journal at exit
+                self._on_drop = weakref.finalize(self, _remember_abandoned, self.path)
+                self._on_drop.atexit = False
+
+    def _compact(self, state: FileState) -> FileState:
+        """Compact (the lock is held); a store in an older format is upgraded under older docstores' lock too."""
+        if needs_upgrade(state):
+            with legacy_lock(self.path, self.options.lock_timeout):
+                state = self._catch_up()  # what an older process wrote before we had its lock
+                self._state = compact(state, self._lock)
+        else:
+            self._state = compact(state, self._lock)
+        return self._state
 
     def _compaction_due(self, state: FileState) -> bool:
         journal = state.offset
@@ -191,7 +313,7 @@ class JsonFileEngine(StoreEngine):
         """Automatic compaction: the operation it follows is in the journal already, so a failure
         (a full disk) is logged, not raised, and not retried before the journal grows some more."""
         try:
-            self._state = compact(state)
+            self._compact(state)
         except OSError as exc:
             self._compaction_failed_at = state.offset
             log.warning("docstore: could not compact %s (%s); its journal keeps every change", self.path, exc)
@@ -213,7 +335,7 @@ class JsonFileEngine(StoreEngine):
                     f"cannot compact {self.path}: it is read-only ({self.read_only_reason})", path=self.path
                 )
             with self._locked():
-                self._state = compact(self._catch_up())
+                self._compact(self._catch_up())
 
     def check(self) -> list[str]:
         """Findings about the in-memory state and the files (journal generation, equality). Repairs nothing."""
@@ -222,8 +344,8 @@ class JsonFileEngine(StoreEngine):
                 state = self._catch_up()
                 findings = check_store(state.store)
                 try:
-                    on_disk = load(self.path, writable=False, create=False)
-                except StoreCorrupted as exc:
+                    on_disk = load(self.path, writable=False)
+                except (StoreCorrupted, StoreFileError) as exc:
                     return [*findings, f"the files cannot be loaded: {exc}"]
                 try:
                     findings.extend(on_disk.generation_findings(state))
@@ -237,26 +359,37 @@ class JsonFileEngine(StoreEngine):
             if self._closed:
                 return
             try:
-                alone = True
+                alone = False
                 if self._presence is not None and self._fork_pending:
                     self._presence.forget()
                 elif self._presence is not None:
                     alone = self._presence.leave()
-                if self.options.compact_on_close and self._wrote and not self._fork_pending and alone:
+                if alone and not self._fork_pending and (self._wrote or self._saw_writes):
                     self._compact_on_close()  # the last engine out folds the journal in
             finally:
                 self._closed = True
+                if self._on_drop is not None:
+                    self._on_drop.detach()
                 self._state.close()
                 self._state = FileState.unloaded(self.path)  # let the documents go, even if we are kept
                 self._lock.close()
                 _open_engines.discard(self)
+
+    @classmethod
+    def _fold_if_last(cls, path: str) -> None:
+        """At exit, for a store an engine wrote then dropped unclosed: fold its journal if no one has it open."""
+        if not os.path.exists(path):
+            return
+        engine = cls(path)
+        engine._wrote = True
+        engine.close()
 
     def _compact_on_close(self) -> None:
         try:
             with self._locked():
                 state = self._catch_up()
                 if state.has_operations():
-                    self._state = compact(state)
+                    self._compact(state)
         except (LockAcquisitionTimeout, OSError) as exc:  # the journal still holds everything
             log.warning("docstore: could not compact %s on close (%s); its journal keeps every change", self.path, exc)
 

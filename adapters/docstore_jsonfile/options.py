@@ -24,8 +24,11 @@ class Options:
     compact_min_bytes: int = 1 << 20
     """... and this many bytes."""
     compact_on_close: bool = True
-    """Fold the journal into the snapshot on ``close`` if this engine wrote and is the last one with the
-    store open (``study.json.users``), so TinyDB sees everything once the study's workers are done."""
+    """Fold the journal into the snapshot when the last engine with the store open (``study.json.users``)
+    closes, or its process exits, if anyone wrote meanwhile: after a run, ``study.json`` alone is the store."""
+    file_mode: int | None = None
+    """The mode of a new store's files (``file_mode=0640``). None: 0600, or 0660 narrowed by the umask in a
+    setgid folder (one meant to be shared by its group). Rewritten files always keep their previous mode."""
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -59,6 +62,21 @@ def _number(name: str, value: Any, uri: str, *, allow_none: bool = False) -> flo
     return number
 
 
+def _mode(value: Any, uri: str) -> int | None:
+    """A file mode: an int, or octal digits as in ``chmod`` (``"0640"``, ``"640"``)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidURI(f"option file_mode={value!r} must be octal digits such as 0640", uri=uri)
+    try:
+        mode = value if isinstance(value, int) else int(value.strip().removeprefix("0o"), 8)
+    except ValueError:
+        raise InvalidURI(f"option file_mode={value!r} must be octal digits such as 0640", uri=uri) from None
+    if not 0 <= mode <= 0o777 or not mode & 0o600 == 0o600:
+        raise InvalidURI(f"option file_mode={value!r} must give its owner read and write (0600 to 0777)", uri=uri)
+    return mode
+
+
 def parse_options(from_uri: Mapping[str, str], given: Mapping[str, Any], *, uri: str) -> Options:
     """Options from the URI, overridden by keyword arguments. Unknown names are an error (typos)."""
     merged = {**from_uri, **given}
@@ -76,6 +94,8 @@ def parse_options(from_uri: Mapping[str, str], given: Mapping[str, Any], *, uri:
             values[name] = _number(name, value, uri, allow_none=True)
         elif name == "compact_min_bytes":
             values[name] = int(_number(name, value, uri) or 0)
+        elif name == "file_mode":
+            values[name] = _mode(value, uri)
         else:
             values[name] = _number(name, value, uri)
     return Options(**values)

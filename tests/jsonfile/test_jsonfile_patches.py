@@ -2,7 +2,7 @@
 
 Another process replays them onto its own copy; it must end with exactly the writer's
 document (values, types, field order), and a store whose journal predates them (version
-1) must still be read and appended to with whole documents.
+1) must still be read, then upgraded by the first write.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from jsonfile_support import framed, journal_lines
+from jsonfile_support import framed, journal_lines, write_version_1_store
 
 import docstore
 from docstore.errors import StoreCorrupted
@@ -86,31 +86,23 @@ def test_many_updates_in_one_operation_replay_together(path: str) -> None:
 
 def _version_1_store(path: str) -> None:
     """A store as the first release wrote it: a version-1 journal header, whole documents only."""
-    with docstore.connect(path) as db:  # an empty store: snapshot + journal of generation 1
-        db["c"].insert_one({"_id": "seed"})
-        db.compact()
-    header = orjson.loads(journal_lines(path)[0])
-    generation = header["gen"]
-    Path(path + ".journal").write_bytes(
-        framed({"gen": generation, "journal": "docstore-jsonfile", "version": 1})
-        + framed({"gen": generation, "ops": [["put", "c", {"_id": "old", "n": 1}]]})
-    )
+    write_version_1_store(path, [["put", "c", {"_id": "seed"}], ["put", "c", {"_id": "old", "n": 1}]])
 
 
-def test_a_version_1_journal_is_read_and_appended_to_with_whole_documents(path: str) -> None:
+def test_a_version_1_journal_is_read_then_upgraded_by_the_first_write(path: str) -> None:
     _version_1_store(path)
     with open_store(path) as db:
         assert db["c"].find_one({"_id": "old"}) == {"_id": "old", "n": 1}
+        assert orjson.loads(journal_lines(path)[0])["version"] == 1  # reading changes nothing
         db["c"].update_one({"_id": "old"}, {"$inc": {"n": 1}})
-    assert orjson.loads(journal_lines(path)[0])["version"] == 1
-    assert ops(path)[-1] == [["put", "c", {"_id": "old", "n": 2}]]
+    header = orjson.loads(journal_lines(path)[0])
+    assert (header["version"], header["gen"]) == (3, 4)  # the old journal was folded into a new snapshot first
+    assert ops(path) == [[["set", "c", {"_id": "old", "n": 2}]]]
     with open_store(path) as db:
-        assert db["c"].find_one({"_id": "old"}) == {"_id": "old", "n": 2}
-        db.compact()  # the next journal is a version-2 one
-    assert orjson.loads(journal_lines(path)[0])["version"] == 2
+        assert db["c"].find({}, sort=[("_id", 1)]).to_list() == [{"_id": "old", "n": 2}, {"_id": "seed"}]
 
 
-@pytest.mark.parametrize("version", [0, 3, "2"])
+@pytest.mark.parametrize("version", [0, 4, "2"])
 def test_an_unknown_journal_version_is_refused_untouched(path: str, version: object) -> None:
     _version_1_store(path)
     lines = journal_lines(path)
@@ -121,7 +113,7 @@ def test_an_unknown_journal_version_is_refused_untouched(path: str, version: obj
     before = Path(path + ".journal").read_bytes()
     with pytest.raises(StoreCorrupted, match="unknown journal format version") as caught:
         docstore.connect(path)["c"].find_one({})
-    if version == 3:
+    if version == 4:
         assert "newer docstore" in str(caught.value)
     assert Path(path + ".journal").read_bytes() == before
 
@@ -140,8 +132,8 @@ def test_a_malformed_set_line_is_damage(path: str, effect: list[object]) -> None
         db["c"].insert_one({"_id": "seed"})
     generation = orjson.loads(journal_lines(path)[0])["gen"]
     with Path(path + ".journal").open("ab") as f:
-        f.write(framed({"gen": generation, "ops": [effect]}) + framed({"gen": generation, "ops": []}))
-    with pytest.raises(StoreCorrupted, match="damaged at line"):
+        f.write(framed({"gen": generation, "n": 1, "ops": [effect]}) + framed({"gen": generation, "n": 2, "ops": []}))
+    with pytest.raises(StoreCorrupted, match="damaged at line 2: not an effect"):
         docstore.connect(path)["c"].find_one({})
 
 
@@ -161,7 +153,7 @@ def test_a_set_line_for_a_missing_document_is_damage_for_open_and_live_readers(p
         assert live["c"].count_documents({}) == 1
         generation = orjson.loads(journal_lines(path)[0])["gen"]
         with Path(path + ".journal").open("ab") as f:
-            f.write(framed({"gen": generation, "ops": [["set", "c", {"_id": "ghost", "n": 1}]]}))
+            f.write(framed({"gen": generation, "n": 1, "ops": [["set", "c", {"_id": "ghost", "n": 1}]]}))
         before = Path(path + ".journal").read_bytes()
         with pytest.raises(StoreCorrupted, match="ghost"):
             live["c"].count_documents({})

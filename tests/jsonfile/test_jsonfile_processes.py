@@ -192,18 +192,17 @@ def test_compaction_racing_with_writers_loses_nothing(path: str) -> None:
 # ---------------------------------------------------------------- (d) a dead lock holder
 
 
-def _hold_lock_forever(lock_path: str, ready: Any) -> None:
-    lock = filelock.FileLock(lock_path)
-    lock.acquire()
+def _hold_lock_forever(locked: str, ready: Any) -> None:
+    fd = os.open(locked, os.O_RDONLY)
+    filelock.lock_descriptor(fd)  # the store's lock: the snapshot's flock
     ready.set()
     time.sleep(600)
-    lock.release()
 
 
 def test_lock_of_a_killed_process_blocks_no_one(path: str) -> None:
     docstore.connect(path).close()
     ready = _fork.Event()
-    holder = _start(_hold_lock_forever, path + ".lock", ready)
+    holder = _start(_hold_lock_forever, path, ready)
     assert ready.wait(30)
     with pytest.raises(LockAcquisitionTimeout):
         docstore.connect(path, lock_timeout=0.2)
