@@ -9,7 +9,13 @@
   trials ``(experiment, id)``);
 * trials that point at an experiment that does not exist;
 * reserved trials without a heartbeat (no worker can be declared lost: they stay reserved
-  forever), and completed trials without an objective.
+  forever), and completed trials without an objective;
+* documents the protocol cannot use: a trial without ``id``, ``experiment`` or ``status``,
+  with a status that is not one of the six, with ``params`` or ``results`` that are not
+  lists of ``{name, type, value}`` of a known type; an experiment without ``name`` or
+  ``version``. Each finding names the document's ``_id``.
+
+A store whose files are damaged (``StoreCorrupted``) is one finding too.
 
 Exit status: 0 when there is no finding, 1 with the list of findings.
 """
@@ -22,6 +28,9 @@ from collections import defaultdict
 from typing import Any
 
 import docstore
+from docstore.errors import StoreCorrupted
+from docstore.storage import STATUSES
+from docstore.storage.documents import PARAM_TYPES, RESULT_TYPES
 
 from .common import EXPERIMENTS, TRIALS, describe_uri, ejson_line, make_console, objective_of, open_store, resolve_uri
 
@@ -80,12 +89,50 @@ def _unique_keys(db: docstore.Database) -> list[str]:
     return findings
 
 
+def _value_list_findings(trial: dict[str, Any], field: str, types: tuple[str, ...]) -> list[str]:
+    values = trial.get(field)
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        return [f"its {field} is a {type(values).__name__}, not a list of {{name, type, value}}"]
+    findings = []
+    for i, item in enumerate(values):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
+            findings.append(f"its {field}[{i}] is not a {{name, type, value}}")
+        elif item.get("type") not in types:
+            findings.append(f"its {field}[{i}] has type {item.get('type')!r}, not one of {', '.join(types)}")
+    return findings
+
+
+def _trial_document_findings(trial: dict[str, Any]) -> list[str]:
+    """What makes a trial unusable by the protocol (a missing or unknown status, a malformed param, ...)."""
+    findings = [f"has no {field}" for field in ("id", "status") if trial.get(field) is None]
+    status = trial.get("status")
+    if status is not None and status not in STATUSES:
+        findings.append(f"has status {status!r}, not one of {', '.join(STATUSES)}")
+    findings.extend(_value_list_findings(trial, "params", PARAM_TYPES))
+    findings.extend(_value_list_findings(trial, "results", RESULT_TYPES))
+    return findings
+
+
+def _experiment_findings(db: docstore.Database) -> list[str]:
+    findings = []
+    for experiment in db[EXPERIMENTS].find({}, projection={"_id": 1, "name": 1, "version": 1}, sort=[("_id", 1)]):
+        if not isinstance(experiment.get("name"), str):
+            findings.append(f"experiments: experiment {experiment['_id']} has no name")
+        version = experiment.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            findings.append(f"experiments: experiment {experiment['_id']} has no integer version")
+    return findings
+
+
 def _trial_findings(db: docstore.Database) -> list[str]:
     experiments = {e["_id"] for e in db[EXPERIMENTS].find({}, projection={"_id": 1})}
-    fields = {"_id": 1, "id": 1, "experiment": 1, "status": 1, "heartbeat": 1, "results": 1}
-    findings = []
+    fields = {"_id": 1, "id": 1, "experiment": 1, "status": 1, "heartbeat": 1, "params": 1, "results": 1}
+    findings: list[str] = []
     for trial in db[TRIALS].find({}, projection=fields, sort=[("_id", 1)]):
         name = f"trial {trial['_id']}" + (f" (id {trial['id']})" if trial.get("id") not in (None, trial["_id"]) else "")
+        findings.extend(f"trials: {name} {problem}" for problem in _trial_document_findings(trial))
         experiment = trial.get("experiment", _MISSING)
         if experiment is _MISSING:
             findings.append(f"trials: {name} has no experiment")
@@ -100,16 +147,22 @@ def _trial_findings(db: docstore.Database) -> list[str]:
 
 def find_problems(db: docstore.Database) -> list[str]:
     """Every finding, engine-level first; an empty list means the store is sound."""
-    return [*db.check(), *_unique_keys(db), *_trial_findings(db)]
+    return [*db.check(), *_unique_keys(db), *_experiment_findings(db), *_trial_findings(db)]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     uri = resolve_uri(args.uri)
-    with open_store(uri) as db:
-        findings = find_problems(db)
-        experiments = db[EXPERIMENTS].count_documents({})
-        trials = db[TRIALS].count_documents({})
     where = describe_uri(uri)
+    try:
+        with open_store(uri) as db:
+            findings = find_problems(db)
+            experiments = db[EXPERIMENTS].count_documents({})
+            trials = db[TRIALS].count_documents({})
+    except StoreCorrupted as exc:  # damaged files: the finding that matters, and nothing else can be read
+        print(f"{where}: 1 finding(s): the store cannot be opened:")
+        print(f"  - {exc}")
+        sys.stdout.flush()
+        return 1
     if findings:
         print(f"{where}: {len(findings)} finding(s) in {experiments} experiments and {trials} trials:")
         for finding in findings:

@@ -49,8 +49,10 @@ class CliError(DocstoreError):
 
 
 def resolve_uri(given: str | None) -> str:
-    """The store to use: ``--uri``, else ``$DOCSTORE_URI``, else ``./docstore.json``."""
-    if given:
+    """The store to use: ``--uri``, else ``$DOCSTORE_URI``, else ``./docstore.json`` (``--uri ''`` is an error)."""
+    if given is not None:
+        if not given.strip():
+            raise CliError("--uri is empty: name a store, such as study.json or mongodb://host/db")
         return given
     return os.environ.get(URI_ENV) or DEFAULT_URI
 

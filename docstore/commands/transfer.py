@@ -17,8 +17,10 @@ Dump layout (documented in docs/cli.md), one document per line in MongoDB Extend
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -27,7 +29,7 @@ import orjson
 
 import docstore
 from docstore.documents import from_ejson, to_ejson
-from docstore.errors import DuplicateKeyError
+from docstore.errors import DuplicateKeyError, StoreFileError
 
 from .common import CliError, describe_uri, ejson_line, make_console, open_store, resolve_uri
 
@@ -77,12 +79,47 @@ def _header(section: Section) -> bytes:
     return orjson.dumps({"$collection": section.name, "count": len(section.documents), "indexes": section.indexes})
 
 
-def _write_stream(sections: list[Section], out: IO[bytes]) -> None:
+def _stream(sections: list[Section]) -> Iterator[bytes]:
     for section in sections:
-        out.write(_header(section) + b"\n")
-        for document in section.documents:
-            out.write(ejson_line(document) + b"\n")
+        yield _header(section) + b"\n"
+        yield from _lines_of(section.documents)
+
+
+def _lines_of(documents: list[dict[str, Any]]) -> Iterator[bytes]:
+    return (ejson_line(document) + b"\n" for document in documents)
+
+
+def _write_stream(sections: list[Section], out: IO[bytes]) -> None:
+    out.writelines(_stream(sections))
     out.flush()
+
+
+def _write_file(target: str, chunks: Iterable[bytes]) -> None:
+    """Write ``target`` through a temporary file renamed at the end: a failure (a full disk) leaves no partial file.
+
+    The temporary file has an unpredictable name and mode 0600 (``tempfile.mkstemp``), and so has the dump.
+    """
+    temporary = ""
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target))
+        )
+        with os.fdopen(descriptor, "wb") as out:
+            out.writelines(chunks)
+        os.replace(temporary, target)
+    except BaseException as exc:
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise StoreFileError(
+                f"cannot write the dump {target}: {exc.strerror or exc} (nothing was left behind)",
+                path=target,
+                operation="write the dump",
+                errno=exc.errno,
+                strerror=exc.strerror or "",
+            ) from exc
+        raise
 
 
 def _write_directory(sections: list[Section], folder: str) -> None:
@@ -90,12 +127,9 @@ def _write_directory(sections: list[Section], folder: str) -> None:
         raise CliError(f"{folder} is not empty; dump into a new or empty directory")
     os.makedirs(folder, exist_ok=True)
     for section in sections:
-        with open(os.path.join(folder, section.name + ".json"), "wb") as out:
-            for document in section.documents:
-                out.write(ejson_line(document) + b"\n")
+        _write_file(os.path.join(folder, section.name + ".json"), _lines_of(section.documents))
         metadata = {"collectionName": section.name, "count": len(section.documents), "indexes": section.indexes}
-        with open(os.path.join(folder, section.name + METADATA_SUFFIX), "wb") as out:
-            out.write(orjson.dumps(metadata) + b"\n")
+        _write_file(os.path.join(folder, section.name + METADATA_SUFFIX), [orjson.dumps(metadata) + b"\n"])
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
@@ -107,8 +141,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
         _write_stream(sections, sys.stdout.buffer)
         target = "stdout"
     elif target.endswith(".jsonl"):
-        with open(target, "wb") as out:
-            _write_stream(sections, out)
+        _write_file(target, _stream(sections))
     else:
         _write_directory(sections, target)
     total = sum(len(s.documents) for s in sections)
