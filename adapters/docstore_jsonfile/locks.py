@@ -182,6 +182,10 @@ class StoreLock:
             os.close(self.fd)
             self.fd = None
 
+    def __del__(self) -> None:  # an engine dropped without close: its lock's descriptor goes with it
+        with contextlib.suppress(Exception):
+            self.close()
+
 
 @contextlib.contextmanager
 def legacy_lock(path: str, timeout: float | None) -> Iterator[None]:
@@ -272,6 +276,10 @@ class Presence:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+    def __del__(self) -> None:  # an engine dropped without close no longer counts as present
+        with contextlib.suppress(Exception):
+            self.forget()
 
     def leave(self) -> bool:
         """Drop this engine's presence; True if no other engine has the store open now."""

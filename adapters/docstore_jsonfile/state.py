@@ -8,6 +8,7 @@ keeps their inode numbers from being reused, so comparing identities is exact.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,6 +222,10 @@ class FileState:
             if fd is not None:
                 os.close(fd)
         self.snapshot_fd = self.journal_fd = None
+
+    def __del__(self) -> None:  # an engine dropped without close: its files are closed with it
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:

@@ -10,6 +10,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,3 +106,148 @@ def test_compact_on_close_false_never_compacts_and_leaves_no_presence(path: str)
     with docstore.connect(path) as db:  # alone: compacts on close
         db["t"].insert_one({"_id": "b"})
     assert _operations(path) == 0
+
+
+# ---------------------------------------------------------------- however the last process leaves (item 8)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _python(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter, as a user's script would."""
+    paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    env.pop("DOCSTORE_URI", None)
+    command = [sys.executable, "-c", textwrap.dedent(code), *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=180, check=False)
+
+
+def _snapshot_alone(path: str, table: str) -> list[dict[str, Any]]:
+    """What TinyDB reads in ``study.json`` alone, after checking the journal holds nothing more."""
+    assert _operations(path) == 0, "the journal still holds operations: the .json file alone is not the store"
+    tinydb = pytest.importorskip("tinydb")
+    with tinydb.TinyDB(path, access_mode="r") as tiny:
+        return list(tiny.table(table).all())
+
+
+_SCRIPT_ENDINGS = {
+    "returns": "",
+    "sys.exit": "sys.exit(3)",
+    "raises": "raise RuntimeError('the study failed')",
+    "drops the store": "del db; gc.collect(); time.sleep(0.1)",
+    "KeyboardInterrupt": "raise KeyboardInterrupt",
+}
+
+
+@pytest.mark.parametrize("ending", list(_SCRIPT_ENDINGS))
+def test_a_script_that_never_closes_leaves_the_whole_store_in_the_json_file(path: str, ending: str) -> None:
+    done = _python(
+        f"""
+        import gc, sys, time
+        import docstore
+        db = docstore.connect(sys.argv[1])
+        for i in range(50):
+            db["trials"].insert_one({{"_id": f"t{{i}}", "status": "new"}})
+        db["trials"].update_many({{}}, {{"$set": {{"status": "completed"}}}})
+        {_SCRIPT_ENDINGS[ending]}
+        """,
+        path,
+    )
+    assert "Traceback" not in done.stderr or ending in ("raises", "KeyboardInterrupt"), done.stderr
+    assert "could not" not in done.stderr, done.stderr
+    trials = _snapshot_alone(path, "trials")
+    assert len(trials) == 50
+    assert {trial["status"] for trial in trials} == {"completed"}
+
+
+def _write_without_closing(path: str, name: str) -> None:
+    db = docstore.connect(path)
+    db["t"].insert_one({"_id": name})  # and return: the worker process exits, db never closed
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_multiprocessing_workers_that_never_close_leave_a_folded_store(path: str, method: str) -> None:
+    context = multiprocessing.get_context(method)
+    workers = [context.Process(target=_write_without_closing, args=(path, f"w{i}")) for i in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert sorted(doc["_id"] for doc in _snapshot_alone(path, "t")) == ["w0", "w1", "w2"]
+
+
+def _use_the_inherited_store(db: docstore.Database) -> None:
+    db["t"].insert_one({"_id": "child"})  # the parent's engine, used in a forked worker, never closed
+
+
+def test_a_forked_worker_using_the_parents_store_does_not_fold_under_the_parent(path: str) -> None:
+    parent = docstore.connect(path)
+    try:
+        parent["t"].insert_one({"_id": "parent"})
+        worker = _fork.Process(target=_use_the_inherited_store, args=(parent,))
+        worker.start()
+        worker.join(60)
+        assert worker.exitcode == 0
+        assert _operations(path) == 2  # the worker left, the parent is still there: nothing folded
+        assert parent["t"].count_documents({}) == 2
+    finally:
+        parent.close()
+    assert sorted(doc["_id"] for doc in _snapshot_alone(path, "t")) == ["child", "parent"]
+
+
+def test_a_resumed_demo_leaves_the_whole_store_in_the_json_file(path: str, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "docstore", "demo", "--uri", path, "--workers", "2", "--trials", "40"]
+    paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    demo = subprocess.Popen(
+        [*command, "--trial-seconds", "0.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(path) and _completed_in_journal(path) >= 4):
+            assert time.monotonic() < deadline, "the demo did not complete 4 trials in time"
+            assert demo.poll() is None, "the demo ended before it could be stopped"
+            time.sleep(0.05)
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 130, out + err
+    interrupted = _snapshot_alone(path, "trials")
+    assert 4 <= sum(trial["status"] == "completed" for trial in interrupted) < 40
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "Resuming" in again.stdout
+    trials = _snapshot_alone(path, "trials")
+    assert len(trials) == 40
+    assert {trial["status"] for trial in trials} == {"completed"}
+
+
+def _completed_in_journal(path: str) -> int:
+    """Completions so far, read from the files without opening the store (no engine of ours in the way)."""
+    try:
+        return Path(path + ".journal").read_bytes().count(b'"status":"completed"')
+    except FileNotFoundError:
+        return 0
+
+
+def test_an_optuna_study_that_never_closes_leaves_the_whole_store_in_the_json_file(path: str) -> None:
+    pytest.importorskip("optuna")
+    done = _python(
+        """
+        import sys
+        import optuna
+        import docstore_optuna
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(study_name="s", storage=docstore_optuna.storage(sys.argv[1]))
+        study.optimize(lambda trial: trial.suggest_float("x", -1, 1) ** 2, n_trials=8)
+        print(len(study.trials))
+        """,
+        path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "8"
+    logs = _snapshot_alone(path, "optuna_logs")
+    assert len(logs) > 8  # a study's creation, then each trial's creation, parameters and completion
