@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Any
 
+import filelock
 import orjson
 import pytest
 from docstore_jsonfile import state
@@ -293,3 +295,36 @@ def test_an_upgrade_stopped_between_its_renames_opens_cleanly(path: str) -> None
     with docstore.connect(path) as db:
         assert db["trials"].count_documents({}) == 5
         assert db.check() == []
+
+
+def _hold_the_old_lock(path: str, ready: Any, release: Any) -> None:
+    lock = filelock.FileLock(path + ".lock")  # what a process of the previous release holds while it writes
+    with lock:
+        ready.set()
+        release.wait(30)
+
+
+def test_an_upgrade_waits_for_older_processes_holding_their_lock_file(path: str) -> None:
+    import multiprocessing
+
+    copy_legacy_store(path)
+    context = multiprocessing.get_context("fork")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_the_old_lock, args=(path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        before = {name: data for name, data in store_files(path).items() if name != "study.json.users"}
+        with docstore.connect(path, lock_timeout=0.3) as db:
+            with pytest.raises(docstore.LockAcquisitionTimeout) as caught:
+                db["trials"].insert_one({"_id": "t9"})  # the first write upgrades: not beside an older writer
+            assert caught.value.lock_file == path + ".lock"
+            assert {name: data for name, data in store_files(path).items() if name != "study.json.users"} == before
+            release.set()
+            holder.join(30)
+            db["trials"].insert_one({"_id": "t9"})
+        with docstore.connect(path) as db:
+            assert db["trials"].count_documents({}) == 5
+    finally:
+        release.set()
+        holder.join(30)

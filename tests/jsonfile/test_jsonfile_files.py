@@ -338,3 +338,42 @@ def test_a_damaged_store_is_a_check_finding(path: str, capsys: pytest.CaptureFix
     assert Path(path).read_bytes() == damaged  # untouched
     with pytest.raises(StoreCorrupted):
         docstore.connect(path)
+
+
+def _create_at_once(path: str, name: str, go: Any) -> None:
+    go.wait()
+    with docstore.connect(path, compact_on_close=False) as db:
+        db["t"].insert_one({"_id": name})
+
+
+def test_processes_creating_the_same_store_at_once_make_one_store(tmp_path: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        path = str(tmp_path / f"new{attempt}.json")
+        go = context.Event()
+        creators = [context.Process(target=_create_at_once, args=(path, f"p{i}", go)) for i in range(6)]
+        for creator in creators:
+            creator.start()
+        go.set()
+        for creator in creators:
+            creator.join(60)
+            assert creator.exitcode == 0
+        with docstore.connect(path) as db:
+            assert sorted(doc["_id"] for doc in db["t"].find()) == [f"p{i}" for i in range(6)]
+            assert db.check() == []
+
+
+def test_temporary_files_left_by_a_killed_compaction_are_removed_once_old(path: str) -> None:
+    docstore.connect(path).close()
+    folder = Path(path).parent
+    old, young = folder / ".study.json.00112233445566aa.tmp", folder / ".study.json.journal.77889900aabbccdd.tmp"
+    for leftover in (old, young):
+        leftover.write_bytes(b"half a snapshot")
+    os.utime(old, (os.stat(old).st_atime, os.stat(old).st_mtime - 2 * 3600))
+    with docstore.connect(path) as db:
+        db["t"].insert_one({"_id": "a"})
+        db.compact()
+    assert not old.exists()  # two hours old: a killed process's
+    assert young.exists()  # may be another process's compaction in progress
