@@ -18,7 +18,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -209,7 +208,7 @@ def _create_temporary(path: str, permissions: Permissions, append: bool) -> tupl
     folder, name = os.path.split(path)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | (os.O_APPEND if append else 0)
     for _ in range(16):
-        temporary = os.path.join(folder, f".{name}.{secrets.token_hex(8)}{_TEMPORARY_SUFFIX}")
+        temporary = os.path.join(folder, f".{name}.{os.urandom(8).hex()}{_TEMPORARY_SUFFIX}")
         try:
             return os.open(temporary, flags | NOFOLLOW | _BINARY, permissions.create_mode), temporary
         except FileExistsError:

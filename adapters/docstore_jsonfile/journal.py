@@ -40,7 +40,7 @@ Older journals (version 1: whole documents only; version 2: ``set`` lines; neith
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -76,7 +76,7 @@ class Header(NamedTuple):
 
 
 def new_journal_id() -> str:
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()
 
 
 def header_line(generation: int, journal_id: str) -> bytes:
