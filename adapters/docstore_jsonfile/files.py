@@ -38,11 +38,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FILE_MODE",
     "Permissions",
+    "check_store_path",
     "datasync",
     "file_error",
     "fsync_dir",
     "open_file",
     "read_all",
+    "read_only_reason",
     "remove_stale_temporaries",
     "replace_atomically",
     "write_all",
@@ -104,6 +106,58 @@ def open_file(path: str, flags: int, operation: str, mode: int = FILE_MODE) -> i
         return os.open(path, flags | NOFOLLOW | _BINARY, mode)
     except OSError as exc:
         raise file_error(exc, path, operation) from exc
+
+
+def check_store_path(path: str) -> bool:
+    """Whether a store exists at ``path``; raises if ``path`` cannot be one (a folder, a link, no folder)."""
+    folder = os.path.dirname(path)
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        if not os.path.isdir(folder):
+            raise StoreFileNotFound(
+                f"cannot open the store {path}: the folder {folder} does not exist",
+                path=path,
+                operation="open",
+                errno=errno.ENOENT,
+            ) from None
+        return False
+    except OSError as exc:
+        raise file_error(exc, path, "open the store") from exc
+    if stat.S_ISLNK(found.st_mode):
+        target = os.path.realpath(path)
+        raise StoreFileError(
+            f"the store {path} is a symbolic link (to {target}): docstore does not follow links, since it "
+            f"rewrites a store's files and keeps its journal beside it; open {target} itself",
+            path=path,
+            operation="open",
+            errno=errno.ELOOP,
+        )
+    if stat.S_ISDIR(found.st_mode):
+        raise StoreIsADirectory(
+            f"the store {path} is a folder: name a file in it, such as {os.path.join(path, 'study.json')}",
+            path=path,
+            operation="open",
+            errno=errno.EISDIR,
+        )
+    if not stat.S_ISREG(found.st_mode):
+        raise StoreFileError(f"the store {path} is not a regular file", path=path, operation="open")
+    return True
+
+
+def read_only_reason(path: str, requested: bool) -> str | None:
+    """Why the store cannot be written, or None. Root ignores permissions: look at the mode bits too."""
+    if requested:
+        return "it was opened with read_only=True"
+    for target in (path, path + ".journal"):
+        if os.path.exists(target):
+            mode = os.stat(target).st_mode
+            if not mode & 0o222 or not os.access(target, os.W_OK):
+                return f"{target} has no write permission"
+    folder = os.path.dirname(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"its folder {folder} is not writable"
+    return None
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -236,6 +290,7 @@ def replace_atomically(
     """
     fd, temporary = _create_temporary(path, permissions, append)
     operation = "write"
+    locked: int | None = None
     try:
         for chunk in chunks:
             write_all(fd, chunk)
@@ -244,20 +299,23 @@ def replace_atomically(
         operation = "sync"
         os.fsync(fd)
         if lock is not None:
-            lock.lock_new(fd)
+            operation = "lock"
+            locked = lock.lock_new(fd)
         if before_rename is not None:
             before_rename()
         operation = "replace"
         os.replace(temporary, path)
     except BaseException as exc:
-        os.close(fd)
+        for descriptor in (fd, locked):
+            if descriptor is not None:
+                os.close(descriptor)
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(exc, OSError):
             raise file_error(exc, path, operation) from exc
         raise
-    if lock is not None:
-        lock.hand_over(fd)
+    if lock is not None and locked is not None:
+        lock.hand_over(locked)
     try:
         fsync_dir(os.path.dirname(path) or ".")
     except BaseException:

@@ -16,10 +16,8 @@ its exit hooks), so that after a run ``study.json`` alone is the whole store.
 from __future__ import annotations
 
 import atexit
-import errno
 import logging
 import os
-import stat
 import sys
 import threading
 import weakref
@@ -37,12 +35,11 @@ from docstore.errors import (
     StoreCorrupted,
     StoreFileError,
     StoreFileNotFound,
-    StoreIsADirectory,
 )
 from docstore_jsonfile.check import check_store, compare_stores
 from docstore_jsonfile.creation import create_store
 from docstore_jsonfile.engine import StoreEngine
-from docstore_jsonfile.files import Permissions, datasync, file_error
+from docstore_jsonfile.files import Permissions, check_store_path, datasync, file_error, read_only_reason
 from docstore_jsonfile.locks import Presence, StoreLock, legacy_lock
 from docstore_jsonfile.options import Options, parse_options
 from docstore_jsonfile.planner import Plan
@@ -107,58 +104,6 @@ def _remember_abandoned(path: str) -> None:
     _abandoned.add(path)
 
 
-def _check_location(path: str) -> bool:
-    """Whether a store exists at ``path``; raises if ``path`` cannot be one (a folder, a link, no folder)."""
-    folder = os.path.dirname(path)
-    try:
-        found = os.lstat(path)
-    except FileNotFoundError:
-        if not os.path.isdir(folder):
-            raise StoreFileNotFound(
-                f"cannot open the store {path}: the folder {folder} does not exist",
-                path=path,
-                operation="open",
-                errno=errno.ENOENT,
-            ) from None
-        return False
-    except OSError as exc:
-        raise file_error(exc, path, "open the store") from exc
-    if stat.S_ISLNK(found.st_mode):
-        target = os.path.realpath(path)
-        raise StoreFileError(
-            f"the store {path} is a symbolic link (to {target}): docstore does not follow links, since it "
-            f"rewrites a store's files and keeps its journal beside it; open {target} itself",
-            path=path,
-            operation="open",
-            errno=errno.ELOOP,
-        )
-    if stat.S_ISDIR(found.st_mode):
-        raise StoreIsADirectory(
-            f"the store {path} is a folder: name a file in it, such as {os.path.join(path, 'study.json')}",
-            path=path,
-            operation="open",
-            errno=errno.EISDIR,
-        )
-    if not stat.S_ISREG(found.st_mode):
-        raise StoreFileError(f"the store {path} is not a regular file", path=path, operation="open")
-    return True
-
-
-def _read_only_reason(path: str, requested: bool) -> str | None:
-    """Why the store cannot be written, or None. Root ignores permissions: look at the mode bits too."""
-    if requested:
-        return "it was opened with read_only=True"
-    for target in (path, path + ".journal"):
-        if os.path.exists(target):
-            mode = os.stat(target).st_mode
-            if not mode & 0o222 or not os.access(target, os.W_OK):
-                return f"{target} has no write permission"
-    folder = os.path.dirname(path)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"its folder {folder} is not writable"
-    return None
-
-
 class JsonFileEngine(StoreEngine):
     """``study.json``, ``json:///abs/study.json``, ``json://relative/study.json``."""
 
@@ -173,8 +118,8 @@ class JsonFileEngine(StoreEngine):
         self.options = options or Options()
         self.path = os.path.abspath(path)
         self.uri = uri or path
-        exists = _check_location(self.path)
-        self.read_only_reason = _read_only_reason(self.path, self.options.read_only)
+        exists = check_store_path(self.path)
+        self.read_only_reason = read_only_reason(self.path, self.options.read_only)
         writable = self.read_only_reason is None
         if not exists:
             if not writable:
@@ -241,10 +186,13 @@ class JsonFileEngine(StoreEngine):
     def _catch_up(self) -> FileState:
         """Bring the state up to date with the files; the lock is held."""
         state = self._usable()
-        if state.is_current():
-            return state
-        self._saw_writes = True
-        fresh = state.follow(writable=self.read_only_reason is None)
+        try:
+            if state.is_current():
+                return state
+            self._saw_writes = True
+            fresh = state.follow(writable=self.read_only_reason is None)
+        except OSError as exc:  # a folder whose permissions changed, a disk that fails
+            raise file_error(exc, exc.filename if isinstance(exc.filename, str) else self.path, "read") from exc
         if fresh is not state:
             state.close()
             self._state = fresh

@@ -159,16 +159,21 @@ class StoreLock:
         self._open()
         return False
 
-    def lock_new(self, fd: int) -> None:
-        """Lock a new snapshot that nobody else can see yet (compaction, before its rename)."""
-        if not SIDECAR and not lock_descriptor(fd, blocking=False):
-            raise StoreFileError(f"cannot lock the new snapshot for {self.path}", path=self.path, operation="lock")
+    def lock_new(self, fd: int) -> int | None:
+        """Lock a new snapshot that nobody else can see yet (compaction, before its rename).
 
-    def hand_over(self, fd: int) -> None:
-        """The new snapshot ``fd`` (locked by :meth:`lock_new`) is at the path now: hold the lock through it."""
+        Returns a descriptor of our own for it (the same open file, so the same lock), for
+        :meth:`hand_over` once the file is at the path; the caller closes it if the rename fails.
+        """
         if SIDECAR:
-            return
-        old, self.fd = self.fd, os.dup(fd)  # the same open file, so the same lock
+            return None
+        if not lock_descriptor(fd, blocking=False):
+            raise StoreFileError(f"cannot lock the new snapshot for {self.path}", path=self.path, operation="lock")
+        return os.dup(fd)
+
+    def hand_over(self, locked: int) -> None:
+        """The new snapshot (``locked``, from :meth:`lock_new`) is at the path now: hold the lock through it."""
+        old, self.fd = self.fd, locked
         if old is not None:
             unlock_descriptor(old)  # waiters on the old file find it replaced, and queue on the new one
             os.close(old)

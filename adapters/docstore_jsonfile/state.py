@@ -255,7 +255,11 @@ def load(path: str, *, writable: bool) -> FileState:
                 raise _mismatch(state, "is missing") from None
             return state  # a version-1 store: nothing since the snapshot
         state.journal_ino = os.fstat(state.journal_fd).st_ino
-        _replay(state, read_all(state.journal_fd))
+        try:
+            journal = read_all(state.journal_fd)
+        except OSError as exc:
+            raise file_error(exc, state.journal_path, "read") from exc
+        _replay(state, journal)
     except BaseException:
         state.close()
         raise
