@@ -251,3 +251,36 @@ def test_an_optuna_study_that_never_closes_leaves_the_whole_store_in_the_json_fi
     assert done.stdout.strip() == "8"
     logs = _snapshot_alone(path, "optuna_logs")
     assert len(logs) > 8  # a study's creation, then each trial's creation, parameters and completion
+
+
+_ORION_TRIAL = """
+import json, os, sys
+x = float(sys.argv[sys.argv.index("-x") + 1])
+with open(os.environ["ORION_RESULTS_PATH"], "w") as f:
+    json.dump([{"name": "objective", "type": "objective", "value": (x - 0.3) ** 2}], f)
+"""
+
+
+@pytest.mark.slow
+def test_an_orion_hunt_leaves_the_whole_store_in_the_json_file(path: str, tmp_path: Path) -> None:
+    pytest.importorskip("orion.core", reason="Orion is not installed (see docs/orion.md)")
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"storage": {"type": "docstore", "database": {"host": path}}}))
+    (tmp_path / "trial.py").write_text(_ORION_TRIAL)
+    orion = "import sys, docstore_orion; from orion.core.cli import main; sys.exit(main())"
+    hunt = ["hunt", "-n", "exp", "--config", "cfg.yaml", "--max-trials", "6", "--n-workers", "2"]
+    paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-c", orion, *hunt, sys.executable, "trial.py", "-x~uniform(0, 1)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    trials = _snapshot_alone(path, "trials")
+    assert sum(trial["status"] == "completed" for trial in trials) >= 6
+    assert len(_snapshot_alone(path, "experiments")) == 1
