@@ -197,7 +197,12 @@ def test_a_forked_worker_using_the_parents_store_does_not_fold_under_the_parent(
 
 
 def test_a_resumed_demo_leaves_the_whole_store_in_the_json_file(path: str, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "docstore", "demo", "--uri", path, "--workers", "2", "--trials", "40"]
+    # Ctrl-C's default disposition, as a terminal gives it (a background test run inherits SIGINT ignored)
+    cli = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from docstore.cli import main; sys.exit(main())"
+    )
+    command = [sys.executable, "-c", cli, "demo", "--uri", path, "--workers", "2", "--trials", "40"]
     paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     demo = subprocess.Popen(
