@@ -312,7 +312,8 @@ class JsonFileEngine(StoreEngine):
                     self._presence.forget()
                 elif self._presence is not None:
                     alone = self._presence.leave()
-                if alone and not self._fork_pending and (self._wrote or self._saw_writes):
+                others_wrote = self._saw_writes or self._state.prefetched
+                if alone and not self._fork_pending and (self._wrote or others_wrote):
                     self._compact_on_close()  # the last engine out folds the journal in
             finally:
                 self._closed = True

@@ -70,6 +70,8 @@ class FileState:
     journal_version: int = JOURNAL_VERSION
     stale_journal: bool = False
     """The journal is the previous generation's (compaction stopped between its two renames)."""
+    prefetched: bool = False
+    """Lines of other processes were applied by :meth:`prefetch` (the last one out folds them in)."""
 
     @classmethod
     def unloaded(cls, path: str) -> FileState:
@@ -170,6 +172,7 @@ class FileState:
             return  # the locked catch-up (a reload, if memory was touched) finds the same damage and reports it
         self.offset += consumed
         self.lines = lines
+        self.prefetched = self.prefetched or consumed > 0
 
     def append(self, effects: list[Effect]) -> None:
         """Append one operation's line and apply it in memory (the caller syncs)."""

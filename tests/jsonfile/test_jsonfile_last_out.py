@@ -62,6 +62,18 @@ def test_a_process_that_closes_while_another_has_the_store_open_does_not_compact
         assert sorted(d["_id"] for d in tiny.table("t").all()) == ["child", "first"]
 
 
+def test_the_last_one_out_folds_what_others_wrote_even_if_it_only_read(path: str) -> None:
+    docstore.connect(path).close()
+    with docstore.connect(path) as watcher:  # like the demo's parent: it reads while workers write
+        child = _spawn.Process(target=_insert_and_close, args=(path, "worker"))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert _operations(path) == 1  # the worker was not the last one out
+        assert watcher["t"].count_documents({}) == 1  # caught up before the lock, as most reads are
+    assert _operations(path) == 0
+
+
 def test_a_killed_process_does_not_count_as_present(path: str) -> None:
     ready = _fork.Event()
     sleeper = _fork.Process(target=_insert_and_wait, args=(path, ready), daemon=True)
