@@ -73,11 +73,26 @@ __all__ = [
 # The storage protocol (docstore.storage), on top of the facade above.
 from docstore.storage import (
     Experiment,
+    ExperimentConflict,
     LockedAlgorithmState,
     ReadOnlyStorage,
     Storage,
+    TooManyBroken,
     Trial,
+    WorkerReport,
+    run_worker,
     setup_storage,
 )
 
-__all__ += ["Experiment", "LockedAlgorithmState", "ReadOnlyStorage", "Storage", "Trial", "setup_storage"]
+__all__ += [
+    "Experiment",
+    "ExperimentConflict",
+    "LockedAlgorithmState",
+    "ReadOnlyStorage",
+    "Storage",
+    "TooManyBroken",
+    "Trial",
+    "WorkerReport",
+    "run_worker",
+    "setup_storage",
+]

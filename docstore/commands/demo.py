@@ -23,20 +23,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 import docstore
 from docstore.documents import now
 from docstore.errors import DuplicateKeyError, FailedUpdate
-from docstore.storage import PENDING, Storage, Trial, setup_storage
+from docstore.storage import PENDING, Storage, Trial, release_lost_trials, setup_storage
 
 from .common import describe_uri, format_number, make_console, objective_of, params_of, resolve_uri, uri_option
+from .terminal import markup, plural
 from .workers import BRANIN_DOMAIN, BRANIN_MINIMUM, ProcessPool, ThreadPool, WorkerSpec
 
 __all__ = ["cmd_demo"]
 
+_SINGULAR = {"processes": "process", "threads": "thread"}
 POLL_SECONDS = 0.1
 HEARTBEAT_SECONDS = 2.0
 """Workers beat after every trial (~15 ms); a reserved trial is lost after 5 missed beats, 10 s."""
@@ -81,16 +82,6 @@ def _count(storage: Storage, experiment: dict[str, Any], statuses: tuple[str, ..
     return storage.db["trials"].count_documents({"experiment": experiment["_id"], "status": {"$in": list(statuses)}})
 
 
-def _recover_lost(storage: Storage, experiment: dict[str, Any]) -> int:
-    """Reserved trials whose worker stopped beating (a killed run) go back to ``interrupted``."""
-    recovered = 0
-    for trial in storage.fetch_lost_trials(experiment):
-        with contextlib.suppress(FailedUpdate):
-            storage.set_trial_status(trial, "interrupted", was="reserved")
-            recovered += 1
-    return recovered
-
-
 def _seed_of(experiment: dict[str, Any]) -> int:
     return int(((experiment.get("algorithm") or {}).get("random") or {}).get("seed") or 0)
 
@@ -101,16 +92,16 @@ def _plan(storage: Storage, name: str, trials: int, seed: int) -> Plan:
         versions = sorted(storage.fetch_experiments({"name": name}), key=lambda e: e.get("version", 0))
         latest = versions[-1] if versions else None
         if latest is not None:
-            recovered = _recover_lost(storage, latest)
+            recovered = release_lost_trials(storage, latest)  # from a killed run
             left = _count(storage, latest, (*PENDING, "reserved"))
             registered = storage.db["trials"].count_documents({"experiment": latest["_id"]})
             missing = max(0, int(latest.get("max_trials") or 0) - registered)  # a run stopped while registering
             if left or missing:
                 done = _count(storage, latest, ("completed",))
-                extra = f", {recovered} lost trials recovered" if recovered else ""
+                extra = f", {plural(recovered, 'lost trial')} recovered" if recovered else ""
                 note = (
-                    f"Resuming experiment [bold]{escape(name)}[/] v{latest['version']}: {left + missing} trials "
-                    f"left, {done} completed{extra}."
+                    f"Resuming experiment [bold]{markup(name)}[/] v{latest['version']}: "
+                    f"{plural(left + missing, 'trial')} left, {done} completed{extra}."
                 )
                 return Plan(latest, note, missing)
         version = latest["version"] + 1 if latest else 1
@@ -119,10 +110,10 @@ def _plan(storage: Storage, name: str, trials: int, seed: int) -> Plan:
         except DuplicateKeyError:
             continue  # another demo created this version at the same moment: look again
         if latest is None:
-            note = f"Created experiment [bold]{escape(name)}[/] v1."
+            note = f"Created experiment [bold]{markup(name)}[/] v1."
         else:
             note = (
-                f"Experiment [bold]{escape(name)}[/] v{latest['version']} is complete; "
+                f"Experiment [bold]{markup(name)}[/] v{latest['version']} is complete; "
                 f"starting a new version, v{version}."
             )
         return Plan(experiment, note, trials)
@@ -230,7 +221,9 @@ def _demo(args: argparse.Namespace, uri: str, storage: Storage) -> int:
     console.print(plan.note)
     if plan.to_register:
         _register(storage, plan.experiment, plan.to_register)
-        console.print(f"Registered {plan.to_register} trials: random search over x1 in [-5, 10], x2 in [0, 15].")
+        console.print(
+            f"Registered {plural(plan.to_register, 'trial')}: random search over x1 in [-5, 10], x2 in [0, 15]."
+        )
     experiment_id = plan.experiment["_id"]
     total = storage.db["trials"].count_documents({"experiment": experiment_id})
     done_before = storage.count_completed_trials(experiment_id)
@@ -238,13 +231,13 @@ def _demo(args: argparse.Namespace, uri: str, storage: Storage) -> int:
     if args.trial_seconds is not None:
         spec = dataclasses.replace(spec, min_cost=args.trial_seconds, max_cost=args.trial_seconds)
     pool: ProcessPool | ThreadPool
-    where = escape(describe_uri(uri))
+    where = markup(describe_uri(uri))
     if storage.db.capabilities.multi_process:
         pool = ProcessPool(spec, workers)
     else:
         pool = ThreadPool(storage, spec, workers)
         console.print(f"{where} lives inside this process: running the workers as threads, not processes.")
-    console.print(f"Starting {workers} worker {pool.kind} on {where}.")
+    console.print(f"Starting {plural(workers, 'worker ' + _SINGULAR[pool.kind], 'worker ' + pool.kind)} on {where}.")
     started = time.monotonic()
     with _sigterm_as_interrupt():
         try:
@@ -257,15 +250,16 @@ def _demo(args: argparse.Namespace, uri: str, storage: Storage) -> int:
                 by_parent = _interrupt_held(storage, experiment_id, pool.held())
                 completed = storage.count_completed_trials(experiment_id) - done_before
             console.print(
-                f"[bold yellow]Interrupted[/]: {completed} trials completed in this run; workers stopped, "
+                f"[bold yellow]Interrupted[/]: {plural(completed, 'trial')} completed in this run; workers stopped, "
                 f"their trials set to interrupted{f' ({by_parent} by the parent)' if by_parent else ''}. "
-                f"Run `docstore demo{escape(uri_option(uri))}` again to resume."
+                f"Run `docstore demo{markup(uri_option(uri))}` again to resume.",
+                soft_wrap=False,  # words wrap at the terminal's width, never mid-word
             )
             return 130
     wall = time.monotonic() - started
     errors = pool.errors()
     for error in errors:
-        console.print(f"[red]worker failed:[/] {escape(error)}")
+        console.print(f"[red]worker failed:[/] {markup(error)}")
     trials = [t.to_dict() for t in storage.fetch_trials(experiment_id)]
     console.print()
     console.print(_summary(plan.experiment, trials, Run(pool.kind, workers, wall, done_before), uri))
@@ -283,6 +277,15 @@ class Run:
     done_before: int
 
 
+def fresh_folder(stem: str) -> str:
+    """``stem/``, or ``stem-2/``, ``stem-3/``, ...: a folder name not taken in the current folder, for `dump -o`."""
+    name, number = stem, 1
+    while os.path.lexists(name):
+        number += 1
+        name = f"{stem}-{number}"
+    return f"{name}/"
+
+
 def _best(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
     scored = [t for t in trials if objective_of(t) is not None]
     return min(scored, key=lambda t: objective_of(t) or 0.0) if scored else None
@@ -292,11 +295,11 @@ def _summary(experiment: dict[str, Any], trials: list[dict[str, Any]], run: Run,
     completed = [t for t in trials if t.get("status") == "completed"]
     this_run = len(completed) - run.done_before
     name = f"{experiment['name']} v{experiment['version']}"
-    table = Table(show_header=False, title=f"docstore demo: {escape(name)}", title_justify="left", box=None)
+    table = Table(show_header=False, title=f"docstore demo: {markup(name)}", title_justify="left", box=None)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("trials", f"{len(completed)} completed of {len(trials)} ({this_run} in this run)")
-    table.add_row("workers", f"{run.workers} {run.kind}")
+    table.add_row("workers", plural(run.workers, _SINGULAR[run.kind], run.kind))
     table.add_row("wall time", f"{run.wall:.2f} s")
     table.add_row("throughput", f"{this_run / run.wall:.1f} trials/s")
     best = _best(completed)
@@ -304,10 +307,10 @@ def _summary(experiment: dict[str, Any], trials: list[dict[str, Any]], run: Run,
     if best is not None:
         uid = str(best["id"])
         params = ", ".join(f"{k} = {format_number(v, 5)}" for k, v in params_of(best).items())
-        table.add_row("best trial", escape(uid))
-        table.add_row("  params", escape(params))
+        table.add_row("best trial", markup(uid))
+        table.add_row("  params", markup(params))
         table.add_row("  objective", f"{format_number(objective_of(best))}  (Branin's minimum: {BRANIN_MINIMUM})")
-    table.add_row("data", escape(describe_uri(uri)))
+    table.add_row("data", markup(describe_uri(uri)))
     option = uri_option(uri)
     if run.kind == ThreadPool.kind:
         table.add_row(
@@ -322,8 +325,8 @@ def _summary(experiment: dict[str, Any], trials: list[dict[str, Any]], run: Run,
         f"docstore show {uid}{option}",
         f"docstore check{option}",
         f"docstore plot {experiment['name']} -o regret.png{option}",
-        f"docstore dump{option} -o backup/",
+        f"docstore dump{option} -o {fresh_folder('backup')}",
         f"docstore demo{option}    # again: a new version",
     ]
-    table.add_row("next", escape("\n".join(commands)))
+    table.add_row("next", markup("\n".join(commands), newlines=True))
     return table

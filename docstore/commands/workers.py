@@ -1,6 +1,8 @@
-"""The demo's workers: reserve a trial, evaluate Branin, report it, until no trial is pending.
+"""The demo's workers: :func:`docstore.run_worker` on Branin, until no trial is pending.
 
-A pool runs them as real processes (each opens the store itself, the way separate
+Each worker is the loop every user gets from ``docstore.run_worker`` (reserve, run,
+report, with a heartbeat thread); the function it runs is Branin plus a sleep standing
+for the cost of training. A pool runs them as real processes (each opens the store itself, the way separate
 machines would) or, for in-process engines (``memory://``, ``mongomock://``), as threads
 sharing the parent's store. Either way the parent can stop them; a stopped worker sets the
 trial it holds to ``interrupted`` (``was="reserved"``), and the parent sees which trial
@@ -9,7 +11,6 @@ each worker holds, so a worker that had to be killed leaves nothing stuck in ``r
 
 from __future__ import annotations
 
-import contextlib
 import math
 import multiprocessing
 import multiprocessing.context
@@ -21,11 +22,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from docstore.errors import FailedUpdate
-from docstore.storage import Storage, Trial, setup_storage
+from docstore.storage import Storage, Trial, run_worker, setup_storage
 from docstore.uri import redact
 
-__all__ = ["BRANIN_DOMAIN", "BRANIN_MINIMUM", "ProcessPool", "ThreadPool", "WorkerSpec", "branin", "run_worker"]
+__all__ = ["BRANIN_DOMAIN", "BRANIN_MINIMUM", "ProcessPool", "ThreadPool", "WorkerSpec", "branin", "run_demo_worker"]
 
 BRANIN_DOMAIN = {"x1": (-5.0, 10.0), "x2": (0.0, 15.0)}
 BRANIN_MINIMUM = 0.397887  # at (-pi, 12.275), (pi, 2.275) and (9.42478, 2.475)
@@ -58,32 +58,42 @@ class Holding(Protocol):
     def hold(self, uid: str) -> None: ...
 
 
-def run_worker(storage: Storage, spec: WorkerSpec, stop: StopFlag, holding: Holding, rng: random.Random) -> int:
-    """Reserve and evaluate trials until none is pending or ``stop`` is set; returns how many it completed."""
-    completed = 0
-    while not stop.is_set():
-        trial = storage.reserve_trial(spec.experiment_id)
-        if trial is None:
-            break
-        holding.hold(trial.id)
-        # FailedUpdate: the trial was taken from us (declared lost, or interrupted by the parent): go on
-        with contextlib.suppress(FailedUpdate):
-            completed += _evaluate(storage, trial, spec, stop, rng)
-        holding.hold("")
-    return completed
+class StopRequested(BaseException):
+    """Raised inside a trial when the parent asks the workers to stop: ``run_worker`` sets it interrupted.
+
+    A ``BaseException``, like the ``KeyboardInterrupt`` it stands for in a worker that ignores SIGINT.
+    """
 
 
-def _evaluate(storage: Storage, trial: Trial, spec: WorkerSpec, stop: StopFlag, rng: random.Random) -> int:
-    objective = branin(float(trial.params["x1"]), float(trial.params["x2"]))
-    time.sleep(rng.uniform(spec.min_cost, spec.max_cost))  # the simulated cost of a training run
-    if stop.is_set():
-        storage.set_trial_status(trial, "interrupted", was="reserved")
-        return 0
-    storage.update_heartbeat(trial)
-    trial.results = [{"name": "objective", "type": "objective", "value": objective}]
-    storage.push_trial_results(trial)
-    storage.set_trial_status(trial, "completed", was="reserved")
-    return 1
+def _pause(seconds: float, stop: StopFlag) -> None:
+    """Sleep ``seconds`` (the simulated training), or raise StopRequested as soon as ``stop`` is set."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if stop.is_set():
+            raise StopRequested
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))
+
+
+def run_demo_worker(storage: Storage, spec: WorkerSpec, stop: StopFlag, holding: Holding, rng: random.Random) -> int:
+    """Run Branin trials with :func:`docstore.run_worker` until none is pending or ``stop`` is set.
+
+    Returns how many trials this worker completed.
+    """
+
+    def evaluate(x1: float, x2: float) -> float:
+        _pause(rng.uniform(spec.min_cost, spec.max_cost), stop)  # the simulated cost of a training run
+        return branin(float(x1), float(x2))
+
+    def on_hold(trial: Trial | None) -> None:
+        holding.hold("" if trial is None else trial.id)
+
+    try:
+        return run_worker(storage, spec.experiment_id, evaluate, stop=stop, on_hold=on_hold).completed
+    except StopRequested:
+        return 0  # the trial in flight is interrupted; what this worker completed is in the store
 
 
 def _describe(exc: BaseException, uri: str) -> str:
@@ -112,7 +122,7 @@ def _process_main(spec: WorkerSpec, stop: Any, array: Any, errors: Any, parent_p
 
     try:
         with setup_storage(spec.uri, heartbeat=spec.heartbeat) as storage:
-            run_worker(storage, spec, _Stop(), _SharedHolding(array), random.Random())
+            run_demo_worker(storage, spec, _Stop(), _SharedHolding(array), random.Random())
     except Exception as exc:  # reported to the parent, which prints it
         errors.put(_describe(exc, spec.uri))
         raise SystemExit(1) from None
@@ -209,7 +219,7 @@ class ThreadPool:
 
     def _main(self, holding: _LocalHolding) -> None:
         try:
-            run_worker(self._storage, self._spec, self._stop, holding, random.Random())
+            run_demo_worker(self._storage, self._spec, self._stop, holding, random.Random())
         except Exception as exc:  # reported by the parent
             self._errors.append(_describe(exc, self._spec.uri))
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from docstore.errors import DocstoreError, InvalidDocument
 
-__all__ = ["ConflictingArguments", "InvalidTransition", "UnknownExperiment", "UnknownStatus"]
+__all__ = [
+    "ConflictingArguments",
+    "ExperimentConflict",
+    "InvalidTransition",
+    "TooManyBroken",
+    "UnknownExperiment",
+    "UnknownStatus",
+]
 
 
 class UnknownExperiment(DocstoreError, LookupError):
@@ -42,3 +49,31 @@ class ConflictingArguments(DocstoreError, AssertionError):
     def __init__(self, message: str, *, names: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.names = names
+
+
+class ExperimentConflict(DocstoreError, ValueError):
+    """``get_or_create_experiment``: the stored experiment is configured differently from the one given.
+
+    ``name`` and ``version`` name the stored experiment; ``fields`` lists the top-level
+    fields whose values differ (``space``, ``max_trials``, ...).
+    """
+
+    def __init__(
+        self, message: str, *, name: str = "", version: int | None = None, fields: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.version = version
+        self.fields = fields
+
+
+class TooManyBroken(DocstoreError, RuntimeError):
+    """``run_worker`` stopped: the experiment has ``broken`` broken trials, its limit being ``max_broken``.
+
+    The exception the user's function raised last is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, broken: int = 0, max_broken: int = 0) -> None:
+        super().__init__(message)
+        self.broken = broken
+        self.max_broken = max_broken
