@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from docstore.errors import MissingDependency, UnknownScheme
+from docstore.extras import install_command
 
 if TYPE_CHECKING:
     from docstore.engine import Engine
@@ -29,15 +30,22 @@ class EngineEntry:
     target: str
     """``"module:Class"``"""
     install: str
-    """How to get its dependencies, for the error message."""
+    """How to get its dependencies, for the error message (a built-in engine's is computed: see ``extra``)."""
+    extra: str | None = None
+    """A built-in engine's optional extra of docstore ("" for none): the command comes from install_command."""
+    needs: str = ""
+    """The packages the engine needs, as the error message names them."""
+
+    def install_hint(self) -> str:
+        return self.install if self.extra is None else install_command(self.extra)
 
 
 _BUILTIN: dict[str, EngineEntry] = {
-    "json": EngineEntry("docstore_jsonfile:JsonFileEngine", "pip install docstore"),
-    "memory": EngineEntry("docstore_jsonfile:MemoryEngine", "pip install docstore"),
-    "mongodb": EngineEntry("docstore_mongodb:MongoEngine", 'pip install "docstore[mongodb]"'),
-    "mongodb+srv": EngineEntry("docstore_mongodb:MongoEngine", 'pip install "docstore[mongodb]"'),
-    "mongomock": EngineEntry("docstore_mongodb:MongomockEngine", 'pip install "docstore[mongomock]"'),
+    "json": EngineEntry("docstore_jsonfile:JsonFileEngine", "", "", "filelock and orjson"),
+    "memory": EngineEntry("docstore_jsonfile:MemoryEngine", "", "", "filelock and orjson"),
+    "mongodb": EngineEntry("docstore_mongodb:MongoEngine", "", "mongodb", "pymongo"),
+    "mongodb+srv": EngineEntry("docstore_mongodb:MongoEngine", "", "mongodb", "pymongo"),
+    "mongomock": EngineEntry("docstore_mongodb:MongomockEngine", "", "mongomock", "mongomock and pymongo"),
 }
 _registered: dict[str, EngineEntry] = {}
 _ENTRY_POINT_GROUP = "docstore.engines"
@@ -86,9 +94,9 @@ def load_engine_class(scheme: str) -> type[Engine]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise MissingDependency(
-            f"the {scheme!r} engine needs {exc.name or module_name!r}, which is not installed: {entry.install}",
-            package=entry.install,
-        ) from exc
+        missing = repr(exc.name or module_name)
+        needs = f"{entry.needs} ({missing} is not installed)" if entry.needs else f"{missing}, which is not installed"
+        install = entry.install_hint()
+        raise MissingDependency(f"the {scheme!r} engine needs {needs}: {install}", package=install) from exc
     cls: Any = getattr(module, class_name)
     return cls  # type: ignore[no-any-return]

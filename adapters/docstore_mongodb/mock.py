@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from docstore.documents import new_id
 from docstore.engine import Capabilities, Engine, IndexSpec, UpdateOutcome
 from docstore.errors import DuplicateKeyError, InvalidOperation, MissingDependency
+from docstore.extras import install_command
 from docstore.uri import ParsedURI
 from docstore_mongodb.keys import id_keys, identical, store_key, value_key
 from docstore_mongodb.unique import Change, UniqueIndexes, first_clash
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["MongomockEngine"]
 
 DEFAULT_DATABASE = "docstore"
-_INSTALL = 'pip install "docstore[mongomock]"'
 _ID_INDEX = IndexSpec("_id_", (("_id", 1),), unique=True)
 
 _LOCK = threading.RLock()
@@ -79,7 +79,8 @@ class MongomockEngine(Engine):
         try:
             from mongomock.store import ServerStore
         except ImportError as exc:
-            raise MissingDependency(f"the mongomock:// engine needs mongomock: {_INSTALL}", package=_INSTALL) from exc
+            install = install_command("mongomock")  # what works for how docstore was installed (a clone: -e .)
+            raise MissingDependency(f"the mongomock:// engine needs mongomock: {install}", package=install) from exc
         self.uri = uri or f"mongomock://{name}/{database}"
         self.name = name
         self._database_name = database

@@ -1,7 +1,7 @@
 """``docstore plot EXPERIMENT -o regret.png``: each completed trial's objective, and the best so far.
 
-matplotlib is an optional extra (``pip install "docstore[plot]"``); without it the command
-says so and exits 2.
+matplotlib is an optional extra (from a clone: ``pip install -e ".[plot]"``); without it the
+command says so, with the command that installs it, and exits 2.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from docstore.errors import MissingDependency
+from docstore.extras import install_command
 
 from .common import TRIALS, describe_uri, find_experiment, make_console, objective_of, open_store, resolve_uri
 
@@ -36,9 +37,9 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
+        install = install_command("plot")
         raise MissingDependency(
-            'docstore plot needs matplotlib, which is not installed: pip install "docstore[plot]"',
-            package="docstore[plot]",
+            f"docstore plot needs matplotlib, which is not installed: {install}", package=install
         ) from exc
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
