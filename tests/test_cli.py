@@ -389,7 +389,7 @@ def test_check_finds_a_duplicate_and_a_dangling_trial(tmp_path: Path, capsys: py
     assert "points at experiment 'gone', which does not exist" in out
     assert "trial d (id t3) is reserved without a heartbeat" in out
     assert "(id t4)" not in out
-    assert "3 finding(s)" in out
+    assert "3 findings in 1 experiment, 5 trials" in out
 
 
 # ---------------------------------------------------------------- errors

@@ -13,7 +13,11 @@
 * documents the protocol cannot use: a trial without ``id``, ``experiment`` or ``status``,
   with a status that is not one of the six, with ``params`` or ``results`` that are not
   lists of ``{name, type, value}`` of a known type; an experiment without ``name`` or
-  ``version``. Each finding names the document's ``_id``.
+  ``version``; each finding names the document's ``_id``;
+* Optuna journals (``docstore_optuna``): a hole or an overlap between log batches, a batch
+  that is not JSON, a log that cannot be replayed, a snapshot with chunks missing (never
+  unpickled); mlos_bench stores (``docstore_mlos``): trials of no experiment, of no config,
+  past their experiment's trial counter.
 
 A store whose files are damaged (``StoreCorrupted``) is one finding too.
 
@@ -33,6 +37,8 @@ from docstore.storage import STATUSES
 from docstore.storage.documents import PARAM_TYPES, RESULT_TYPES
 
 from .common import EXPERIMENTS, TRIALS, describe_uri, ejson_line, make_console, objective_of, open_store, resolve_uri
+from .foreign import MLOS, OPTUNA, Holdings, read_holdings
+from .terminal import markup, plural, printable
 
 __all__ = ["PROTOCOL_UNIQUE_KEYS", "cmd_check", "cmd_compact", "find_problems"]
 
@@ -145,9 +151,24 @@ def _trial_findings(db: docstore.Database) -> list[str]:
     return findings
 
 
-def find_problems(db: docstore.Database) -> list[str]:
+def find_problems(db: docstore.Database, holdings: Holdings | None = None) -> list[str]:
     """Every finding, engine-level first; an empty list means the store is sound."""
-    return [*db.check(), *_unique_keys(db), *_experiment_findings(db), *_trial_findings(db)]
+    foreign = (holdings or read_holdings(db)).findings
+    return [*db.check(), *_unique_keys(db), *_experiment_findings(db), *_trial_findings(db), *foreign]
+
+
+def _contents(db: docstore.Database, holdings: Holdings) -> str:
+    """What the store holds, for people: ``3 experiments, 120 trials; 1 Optuna study (40 trials)``."""
+    experiments, trials = db[EXPERIMENTS].count_documents({}), db[TRIALS].count_documents({})
+    parts = []
+    if experiments or trials or not holdings.experiments:
+        parts.append(f"{plural(experiments, 'experiment')}, {plural(trials, 'trial')}")
+    for source, noun in ((OPTUNA, "Optuna study"), (MLOS, "mlos_bench experiment")):
+        found = holdings.of(source)
+        if source in holdings.sources:
+            count = plural(len(found), noun, "Optuna studies" if source == OPTUNA else None)
+            parts.append(f"{count} ({plural(sum(len(e.trials) for e in found), 'trial')})")
+    return "; ".join(parts)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -155,21 +176,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     where = describe_uri(uri)
     try:
         with open_store(uri) as db:
-            findings = find_problems(db)
-            experiments = db[EXPERIMENTS].count_documents({})
-            trials = db[TRIALS].count_documents({})
+            holdings = read_holdings(db)
+            findings = find_problems(db, holdings)
+            contents = _contents(db, holdings)
     except StoreCorrupted as exc:  # damaged files: the finding that matters, and nothing else can be read
-        print(f"{where}: 1 finding(s): the store cannot be opened:")
-        print(f"  - {exc}")
+        print(printable(f"{where}: 1 finding: the store cannot be opened:"))
+        print(f"  - {printable(exc)}")
         sys.stdout.flush()
         return 1
     if findings:
-        print(f"{where}: {len(findings)} finding(s) in {experiments} experiments and {trials} trials:")
+        print(printable(f"{where}: {plural(len(findings), 'finding')} in {contents}:"))
         for finding in findings:
-            print(f"  - {finding}")
+            print(f"  - {printable(finding)}")
         sys.stdout.flush()
         return 1
-    make_console().print(f"{where}: OK ({experiments} experiments, {trials} trials, no finding)")
+    make_console().print(markup(f"{where}: OK ({contents}; no finding)"))
     return 0
 
 
@@ -177,5 +198,5 @@ def cmd_compact(args: argparse.Namespace) -> int:
     uri = resolve_uri(args.uri)
     with open_store(uri) as db:
         db.compact()
-    make_console().print(f"{describe_uri(uri)}: compacted")
+    make_console().print(markup(f"{describe_uri(uri)}: compacted"))
     return 0

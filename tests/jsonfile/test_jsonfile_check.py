@@ -44,7 +44,7 @@ def test_check_reports_each_unusable_document_by_its_id(path: str, capsys: pytes
     ]
     for finding in expected:
         assert f"  - {finding}\n" in out, finding
-    assert f"{len(expected)} finding(s)" in out
+    assert f"{len(expected)} findings in " in out
     assert "trial ok" not in out
 
 

@@ -333,7 +333,7 @@ def test_a_damaged_store_is_a_check_finding(path: str, capsys: pytest.CaptureFix
     Path(path).write_bytes(damaged)
     assert main(["check", "--uri", path]) == 1
     out = capsys.readouterr().out
-    assert "1 finding(s)" in out
+    assert "1 finding: the store cannot be opened" in out
     assert "checksum does not match" in out
     assert Path(path).read_bytes() == damaged  # untouched
     with pytest.raises(StoreCorrupted):
