@@ -15,8 +15,10 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeAlias
 from urllib.parse import quote
 
+from docstore.commands.terminal import printable
 from docstore.errors import DocstoreError
 from docstore.uri import parse_uri, redact
 
@@ -25,10 +27,21 @@ __all__ = ["build_parser", "main"]
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 Command = Callable[[argparse.Namespace], int]
+_Subparsers: TypeAlias = "argparse._SubParsersAction[Any]"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keep the epilog's examples as written."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments give one line on stderr and exit 2, like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(printable(message).split())
+        command = self.prog.partition(" ")[2]  # "demo" for "docstore demo"; "" for docstore itself
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"docstore: error: {where}{text} (see {self.prog} --help)\n")
 
 
 def _examples(*lines: str) -> str:
@@ -55,11 +68,16 @@ def _add_experiment(parser: argparse.ArgumentParser) -> None:
 
 
 def _sub(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, examples: Sequence[str]
+    subparsers: _Subparsers,
+    name: str,
+    summary: str,
+    examples: Sequence[str],
+    description: str = "",
 ) -> argparse.ArgumentParser:
-    return subparsers.add_parser(
-        name, help=summary, description=summary, epilog=_examples(*examples), formatter_class=_Formatter
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=summary, description=description or summary, epilog=_examples(*examples), formatter_class=_Formatter
     )
+    return parser
 
 
 def _seconds(text: str) -> float:
@@ -82,11 +100,18 @@ def _positive(text: str) -> int:
     return value
 
 
-def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number up to 65535, got {value}")
+    return value
+
+
+def _add_demo(subparsers: _Subparsers) -> None:
     demo = _sub(
         subparsers,
         "demo",
-        "run a random search on Branin with N parallel workers, live",
+        "run a random search on Branin with N parallel workers and a live progress bar",
         [
             "docstore demo                                  # ./docstore.json, one worker per CPU",
             "docstore demo --workers 4 --trials 500",
@@ -94,6 +119,13 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "docstore demo --uri mongodb://localhost:27017/demo",
             "docstore demo                                  # again: resumes, or starts a new version",
         ],
+        description=(
+            "Run a random search on Branin's function with N parallel workers sharing one store, with a live\n"
+            "progress bar, then a summary: throughput, the best trial, the commands to try next. Each worker is\n"
+            "docstore.run_worker (reserve, evaluate, report, with a heartbeat). A second run resumes the\n"
+            "experiment if it has trials left, else starts a new version. Ctrl-C sets the trials in flight to\n"
+            "interrupted (none is left reserved); the next run resumes them."
+        ),
     )
     _add_uri(demo)
     demo.add_argument("--workers", type=_positive, metavar="N", help="parallel workers (default: os.cpu_count())")
@@ -108,7 +140,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
 
-def _add_inspection(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_inspection(subparsers: _Subparsers) -> None:
     experiments = _sub(
         subparsers,
         "experiments",
@@ -153,7 +185,7 @@ def _add_inspection(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     show.add_argument("--format", choices=("table", "json"), default="table")
 
 
-def _add_transfer(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_transfer(subparsers: _Subparsers) -> None:
     dump = _sub(
         subparsers,
         "dump",
@@ -203,7 +235,7 @@ def _add_transfer(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     copy.add_argument("--merge", action="store_true", help="add to a non-empty destination")
 
 
-def _add_maintenance(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_maintenance(subparsers: _Subparsers) -> None:
     check = _sub(
         subparsers,
         "check",
@@ -232,7 +264,7 @@ def _add_maintenance(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "plot each trial's objective and the best so far (needs matplotlib)",
         [
             "docstore plot demo-branin -o regret.png",
-            'pip install "docstore[plot]"                  # if matplotlib is missing',
+            'pip install -e ".[plot]"                      # in a clone of docstore, if matplotlib is missing',
         ],
     )
     _add_experiment(plot)
@@ -240,19 +272,30 @@ def _add_maintenance(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     plot.add_argument("-o", "--output", default="regret.png", metavar="FILE", help="image file (default: regret.png)")
 
 
-def _add_integrations(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_integrations(subparsers: _Subparsers) -> None:
     dashboard = _sub(
         subparsers,
         "dashboard",
-        "serve optuna-dashboard on an Optuna study kept in docstore",
+        "serve optuna-dashboard on the Optuna studies of a store",
         [
             "docstore dashboard study.json --port 8080",
-            'pip install "docstore[dashboard]"             # if optuna-dashboard is missing',
+            "docstore dashboard                             # the .json store here that holds an Optuna study",
+            'pip install -e ".[dashboard]"                 # in a clone of docstore, if optuna-dashboard is missing',
         ],
+        description=(
+            "Serve optuna-dashboard on the Optuna studies of a store (written with docstore_optuna). Without a\n"
+            "URI: $DOCSTORE_URI, else the .json store of the current folder that holds an Optuna study. The\n"
+            "store and the port are checked before the address is announced."
+        ),
     )
     _add_positional_uri(dashboard)
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    dashboard.add_argument("--port", type=_positive, default=8080, help="port (default: 8080)")
+    dashboard.add_argument("--port", type=_port, default=8080, help="port (default: 8080)")
+    dashboard.add_argument(
+        "--collection",
+        metavar="PREFIX",
+        help="the Optuna journal, when a store holds several (default: the one there is)",
+    )
 
     orion = _sub(
         subparsers,
@@ -268,7 +311,7 @@ def _add_integrations(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="docstore",
         description="docstore: hyperparameter-optimisation experiments and trials as documents,\n"
         "on a locked JSON file, MongoDB or mongomock, with identical semantics.",
@@ -338,7 +381,7 @@ def _redacted(message: str, uris: list[str]) -> str:
 
 
 def _fail(message: str, uris: list[str]) -> None:
-    text = " ".join(_redacted(message, uris).split())  # one line
+    text = " ".join(printable(_redacted(message, uris)).split())  # one line, stored text escaped
     print(f"docstore: error: {text}", file=sys.stderr)
 
 
@@ -349,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = getattr(args, "store", None)
     if store is not None:
         if args.uri is not None and args.uri != store:
-            parser.error(f"{args.command}: give the store once, as URI or as --uri")
+            parser.error(f"{args.command}: give the store once, as URI or as --uri")  # exits 2
         args.uri = store
     uris = _uris(args)
     try:

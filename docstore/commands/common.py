@@ -19,6 +19,8 @@ from docstore.errors import DocstoreError
 from docstore.storage import DEFAULT_URI
 from docstore.uri import parse_uri, redact
 
+from .terminal import json_safe, printable
+
 __all__ = [
     "DEFAULT_URI",
     "URI_ENV",
@@ -145,8 +147,8 @@ def format_number(value: Any, digits: int = 6) -> str:
 
 
 def ejson_line(document: Any) -> bytes:
-    """One document as relaxed Extended JSON on one line (no newline)."""
-    return orjson.dumps(to_ejson(document))
+    """One document as relaxed Extended JSON on one line (no newline), control characters escaped (\\u001b)."""
+    return json_safe(orjson.dumps(to_ejson(document)))
 
 
 def write_json(documents: Sequence[Any], *, lines: bool = False, out: IO[str] | None = None) -> None:
@@ -156,7 +158,8 @@ def write_json(documents: Sequence[Any], *, lines: bool = False, out: IO[str] | 
         for document in documents:
             stream.write(ejson_line(document).decode() + "\n")
     else:
-        stream.write(orjson.dumps([to_ejson(d) for d in documents], option=orjson.OPT_INDENT_2).decode() + "\n")
+        text = json_safe(orjson.dumps([to_ejson(d) for d in documents], option=orjson.OPT_INDENT_2))
+        stream.write(text.decode() + "\n")
     stream.flush()
 
 
@@ -165,8 +168,11 @@ def _iso(value: dt.datetime) -> str:
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """CSV on stdout; on a terminal, control characters in the values are shown escaped (a file gets them as stored)."""
+    shown = printable if sys.stdout.isatty() else None
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([shown(h) for h in header] if shown else header)
     for row in rows:
-        writer.writerow([_iso(v) if isinstance(v, dt.datetime) else v for v in row])
+        values = [_iso(v) if isinstance(v, dt.datetime) else v for v in row]
+        writer.writerow([shown(v) if shown and isinstance(v, str) else v for v in values])
     sys.stdout.flush()

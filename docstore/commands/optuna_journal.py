@@ -20,7 +20,7 @@ import docstore
 
 from .foreign import OPTUNA, ForeignExperiment, ForeignTrial, Holdings
 
-__all__ = ["read_optuna"]
+__all__ = ["journal_prefixes", "read_optuna"]
 
 _ID_WIDTH = 20
 _STATES = {0: "RUNNING", 1: "COMPLETE", 2: "PRUNED", 3: "FAIL", 4: "WAITING"}
@@ -222,11 +222,15 @@ def _batches(db: docstore.Database, name: str, findings: list[str]) -> list[dict
     return logs
 
 
+def journal_prefixes(db: docstore.Database, names: set[str]) -> list[str]:
+    """The ``collection`` of every Optuna journal in ``db`` (``"optuna"`` for ``optuna_logs``)."""
+    return [n[: -len("_logs")] for n in sorted(names) if n.endswith("_logs") and _is_journal(db, n)]
+
+
 def read_optuna(db: docstore.Database, names: set[str], holdings: Holdings) -> None:
     """Add the studies of every Optuna journal in ``db`` to ``holdings`` (and what is wrong with them)."""
-    for name in sorted(n for n in names if n.endswith("_logs")):
-        if not _is_journal(db, name):
-            continue
+    for prefix in journal_prefixes(db, names):
+        name = f"{prefix}_logs"
         replay = _Replay(name[: -len("_logs")])
         logs = _batches(db, name, holdings.findings)
         for number, log in enumerate(logs):

@@ -14,6 +14,7 @@ from docstore.errors import MissingDependency
 from docstore.extras import install_command
 
 from .common import TRIALS, describe_uri, find_experiment, make_console, objective_of, open_store, resolve_uri
+from .terminal import markup, plural, printable
 
 __all__ = ["cmd_plot", "objective_series"]
 
@@ -54,7 +55,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         experiment = find_experiment(db, args.experiment, args.version)
         trials = db[TRIALS].find({"experiment": experiment["_id"], "status": "completed"}).to_list()
     objectives, best = objective_series(trials)
-    title = f"{experiment.get('name')} v{experiment.get('version')}: {len(objectives)} completed trials"
+    title = f"{experiment.get('name')} v{experiment.get('version')}: {plural(len(objectives), 'completed trial')}"
     figure, axes = plt.subplots(figsize=(8, 4.5))
     numbers = list(range(1, len(objectives) + 1))
     axes.scatter(numbers, objectives, s=12, alpha=0.6, label="objective")
@@ -63,12 +64,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         axes.set_yscale("log")
     axes.set_xlabel("trial (in completion order)")
     axes.set_ylabel("objective")
-    axes.set_title(title)
+    axes.set_title(printable(title).replace("$", r"\$"))  # a stored name is text, not mathtext
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(args.output, dpi=120)
     plt.close(figure)
     summary = f"best {best[-1]:.6g}" if best else "no completed trial yet"
-    make_console().print(f"wrote {args.output}: {title}, {summary} ({describe_uri(uri)})")
+    make_console().print(markup(f"wrote {args.output}: {title}, {summary} ({describe_uri(uri)})"))
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["markup", "plural", "printable"]
+__all__ = ["json_safe", "markup", "plural", "printable"]
 
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 """Control characters (C0, C1, DEL), format characters (bidi overrides, zero-width), lone
@@ -45,6 +45,36 @@ def printable(value: object, *, newlines: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON spells a character past the BMP as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_safe(data: bytes) -> bytes:
+    """JSON text with every control or format character as a ``\\uXXXX`` escape: the same JSON value.
+
+    orjson escapes C0 controls but writes DEL, C1 controls (``\\x9b`` is a terminal's CSI)
+    and format characters (bidi overrides) as they are; JSON allows them escaped, so a dump
+    or ``--format json`` read on a terminal shows them as text, and parses to the same values.
+    Newlines are kept: outside strings they are layout, inside them orjson already escaped them.
+    """
+    if data.isascii() and b"\x7f" not in data:  # the common case, at C speed
+        return data
+    text = data.decode("utf-8", "surrogatepass")
+    out = []
+    for char in text:
+        if char != "\n" and (
+            char == "\x7f" or (not char.isprintable() and unicodedata.category(char) in _ESCAPED_CATEGORIES)
+        ):
+            out.append(_json_escape(char))
+        else:
+            out.append(char)
+    return "".join(out).encode("utf-8", "surrogatepass")
 
 
 def markup(value: object, *, newlines: bool = False) -> str:
