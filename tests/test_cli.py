@@ -129,9 +129,15 @@ def test_demo_summary_and_rerun_starts_a_new_version(tmp_path: Path) -> None:
         str(tmp_path / "docstore.json"),
     ):
         assert expected in first.stdout
+    assert "docstore dump -o backup/" in first.stdout
+    assert run_cli("dump", "-o", "backup/", cwd=tmp_path).returncode == 0  # the suggestion works
     second = run_cli("demo", "--workers", "1", "--trials", "5", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "v1 is complete; starting a new version, v2" in second.stdout
+    assert "Starting 1 worker process on" in second.stdout  # not "1 worker processes"
+    assert "1 process\n" in second.stdout or " 1 process " in second.stdout
+    assert "docstore dump -o backup-2/" in second.stdout  # backup/ is taken now: a fresh name
+    assert run_cli("dump", "-o", "backup-2/", cwd=tmp_path).returncode == 0
     experiments = documents(str(tmp_path / "docstore.json"))["experiments"]
     assert sorted(e["version"] for e in experiments) == [1, 2]
 
@@ -203,7 +209,7 @@ def test_ctrl_c_stops_the_demo_and_leaves_no_trial_reserved(tmp_path: Path) -> N
     process = subprocess.Popen(
         [sys.executable, "-c", WITH_CTRL_C, "demo", "--workers", "2", "--trials", "150", "--trial-seconds", "0.2"],
         cwd=tmp_path,
-        env=_env(),
+        env=_env(COLUMNS="120"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -220,6 +226,9 @@ def test_ctrl_c_stops_the_demo_and_leaves_no_trial_reserved(tmp_path: Path) -> N
     assert process.returncode == 130, out + err
     assert "Interrupted" in out
     assert "Traceback" not in err
+    message = out[out.index("Interrupted") :]
+    assert all(len(line) <= 120 for line in message.splitlines())
+    assert "again to resume." in " ".join(message.split())  # wrapped between words, never inside one
     assert _count(store, "reserved") == 0
     assert _count(store, "completed") < 150
     # the next run resumes the experiment and finishes it
@@ -290,6 +299,50 @@ def test_default_store_is_env_then_docstore_json(
     code, out, _ = cli(capsys, "experiments")
     assert code == 0
     assert "demo-branin" in out
+
+
+def test_limit_says_how_many_match_and_marks_the_experiments_best(
+    demo_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trials = documents(demo_store)["trials"]
+    best = min(trials, key=lambda t: t["results"][0]["value"])
+    others = orjson.dumps({"_id": {"$ne": best["_id"]}}).decode()
+    code, out, _ = cli(capsys, "trials", "demo-branin", "--uri", demo_store, "--where", others, "--limit", "5")
+    assert code == 0
+    assert f"5 of {DEMO_TRIALS - 1} trials" in out  # not "5 trials": 29 match
+    assert " * " not in out.split("\n*")[0]  # no row is marked: the best of the 5 is not the experiment's
+    assert f"trial {best['id']}, not in this list" in out
+    code, out, _ = cli(capsys, "trials", "demo-branin", "--uri", demo_store)
+    assert f"{DEMO_TRIALS} trials" in out
+    assert out.count(" * ") == 1
+
+
+def test_show_with_a_short_prefix_says_how_long_it_must_be(demo_store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "show", "0", "--uri", demo_store)
+    assert code == 2
+    assert "an id prefix needs 4 or more characters" in err
+
+
+def test_experiments_made_through_the_api_show_when_they_were_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "api.json")
+    with docstore.setup_storage(store) as storage:
+        storage.create_experiment({"name": "plain", "version": 1})  # no metadata.datetime
+        storage.get_or_create_experiment({"name": "resumable"})
+    code, out, _ = cli(capsys, "experiments", "--uri", store, "--format", "csv")
+    assert code == 0
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    assert [row[0] for row in rows] == ["plain", "resumable"]
+    assert all(row[7].startswith(today) for row in rows), rows
+    code, out, _ = cli(capsys, "check", store)
+    assert "OK (2 experiments, 0 trials; no finding)" in out
+    with docstore.setup_storage(store) as storage:
+        experiment = storage.fetch_experiments({"name": "plain"})[0]
+        storage.register_trial(docstore.Trial(experiment=experiment["_id"], params={"x": 1}))
+    code, out, _ = cli(capsys, "trials", "plain", "--uri", store)
+    assert "plain v1: 1 trial " in out
 
 
 # ---------------------------------------------------------------- dump, load, copy
@@ -434,10 +487,23 @@ def test_a_corrupt_file_exits_2_without_traceback(tmp_path: Path) -> None:
     assert str(store) in done.stderr
 
 
-def test_argparse_errors_exit_2(tmp_path: Path) -> None:
-    done = run_cli("demo", "--workers", "0", cwd=tmp_path)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--workers", "0"], "docstore: error: demo: argument --workers: expected a number >= 1, got 0"),
+        (["nosuch"], "docstore: error: argument COMMAND: invalid choice: 'nosuch'"),
+        (["trials"], "docstore: error: trials: the following arguments are required: EXPERIMENT"),
+        (["experiments", "--format", "xml"], "docstore: error: experiments: argument --format: invalid choice"),
+        ([], "docstore: error: the following arguments are required: COMMAND"),
+    ],
+)
+def test_argparse_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    done = run_cli(*args, cwd=tmp_path)
     assert done.returncode == 2
-    assert "expected a number >= 1" in done.stderr
+    assert done.stderr.startswith(message)
+    assert done.stderr.count("\n") == 1
+    assert "--help)" in done.stderr
+    assert "usage:" not in done.stderr
     assert not (tmp_path / "docstore.json").exists()
 
 
