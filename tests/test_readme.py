@@ -1,30 +1,46 @@
-"""README.md is executed: its first lines, every ```python block, the ``docstore`` commands of its shell blocks.
+"""README.md and docs/*.md are executed, twice, as a reader would run them.
 
-Python blocks run in order in one namespace (a block may use what an earlier one made), in
-a temporary folder. Shell blocks run line by line with bash in one temporary folder, where
-``docstore`` is this checkout's command; ``pip ...`` and ``pytest`` segments are skipped
-(installing and running this very test suite are not cheap). A block preceded by
-``<!-- no-test -->`` is not run.
+Runnable blocks are those fenced as ```python, ```sh, ```bash or ```shell (a fence without a
+language, ```text, ```json, ```yaml... is shown, not run). A block is preceded by an optional
+marker comment:
+
+* ``<!-- no-test -->``: not run (the dashboard, which serves until stopped);
+* ``<!-- run-once -->``: run in the first round only (setting up a git repository);
+* ``<!-- pytest -->``: a test file of the reader's own, run with pytest (docstore's plugin
+  gives the fixtures).
+
+Each Python block is a whole script, written to a file and run with ``python`` in a temporary
+folder (so a block that forgets its imports fails, and multiprocessing works as in a real
+script). A document's blocks run in order in one folder; then the whole document runs again in
+the same folder, because re-running a study is the point: the second run must resume, not fail.
+README's shell blocks run line by line, its ``docstore`` commands only (``pip ...`` and
+``pytest`` are skipped: installing and running this very suite are not cheap); the shell blocks
+of docs/ run whole with ``bash -e``. ``docstore`` is this checkout's command.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import stat
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-NO_TEST = "<!-- no-test -->"
+DOCS = sorted((REPO / "docs").glob("*.md"))
 FIRST_BLOCK = ["pip install -e . && docstore demo", 'pip install -e ".[dev]" && pytest']
 SKIPPED_COMMANDS = ("pip ", "pytest")
+RUNNABLE = ("python", "sh", "bash", "shell")
+PLUGIN = "docstore.testing.plugin"
+NEEDS = {"optuna.md": ("optuna",), "mlos.md": ("mlos_bench",), "own-study.md": ("mongomock",)}
+"""What a document's blocks import, beyond docstore (CI installs it all; elsewhere the test says what is missing)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,12 @@ class Block:
     language: str
     code: str
     line: int
-    run: bool
+    marker: str
+    """``no-test``, ``run-once``, ``pytest`` or ``""``: the comment on the line before the fence."""
+
+    @property
+    def runnable(self) -> bool:
+        return self.language in RUNNABLE and self.marker != "no-test"
 
 
 def blocks(text: str) -> list[Block]:
@@ -47,12 +68,71 @@ def blocks(text: str) -> list[Block]:
         start = index
         end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "```")
         previous = next((lines[i].strip() for i in range(start - 1, -1, -1) if lines[i].strip()), "")
-        found.append(Block(match.group(1), "\n".join(lines[start + 1 : end]) + "\n", start + 1, previous != NO_TEST))
+        marker = re.fullmatch(r"<!--\s*([\w-]+)\s*-->", previous)
+        code = "\n".join(lines[start + 1 : end]) + "\n"
+        found.append(Block(match.group(1), code, start + 1, marker.group(1) if marker else ""))
         index = end + 1
     return found
 
 
 README_BLOCKS = blocks(README.read_text(encoding="utf-8"))
+
+
+def _environment(folder: Path) -> dict[str, str]:
+    """PATH with a ``docstore`` that runs this checkout's command; PYTHONPATH with this checkout."""
+    bin_folder = folder / "bin"
+    if not bin_folder.exists():
+        bin_folder.mkdir()
+        shim = bin_folder / "docstore"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m docstore "$@"\n')
+        shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
+    env = {
+        **os.environ,
+        "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+    }
+    for name in ("DOCSTORE_URI", "PYTEST_ADDOPTS", "COLUMNS"):
+        env.pop(name, None)
+    return env
+
+
+def _run(command: list[str], work: Path, env: dict[str, str], where: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"{where}: {' '.join(command)[:200]}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def _run_block(block: Block, name: str, work: Path, env: dict[str, str], round_: int) -> None:
+    where = f"{name}:{block.line} (run {round_ + 1})"
+    stem = re.sub(r"\W", "_", Path(name).stem)
+    if block.language != "python":
+        _run(["bash", "-e", "-o", "pipefail", "-c", block.code], work, env, where)
+        return
+    if block.marker == "pytest":
+        script = work / f"test_{stem}_{block.line}.py"
+        script.write_text(block.code)
+        installed = any(ep.value == PLUGIN for ep in metadata.entry_points(group="pytest11"))
+        plugin = [] if installed else ["-p", PLUGIN]  # an install older than the plugin's entry point
+        _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, script.name], work, env, where)
+        return
+    script = work / f"{stem}_{block.line}.py"
+    script.write_text(block.code)
+    _run([sys.executable, script.name], work, env, where)
+
+
+def _run_document(name: str, found: list[Block], work: Path, rounds: int = 2) -> int:
+    env = _environment(work.parent)
+    ran = 0
+    for round_ in range(rounds):
+        for block in found:
+            if block.runnable and not (block.marker == "run-once" and round_):
+                _run_block(block, name, work, env, round_)
+                ran += 1
+    return ran
+
+
+# ---------------------------------------------------------------- README
 
 
 def test_readme_opens_with_the_install_and_test_commands() -> None:
@@ -65,26 +145,11 @@ def test_readme_opens_with_the_install_and_test_commands() -> None:
     assert README_BLOCKS[0].code.splitlines() == FIRST_BLOCK
 
 
-def test_python_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DOCSTORE_URI", raising=False)
-    namespace: dict[str, Any] = {"__name__": "__readme__"}
-    ran = 0
-    for block in README_BLOCKS:
-        if block.language == "python" and block.run:
-            code = compile(block.code, f"README.md:{block.line}", "exec")
-            exec(code, namespace)
-            ran += 1
-    assert ran >= 3
-
-
-def _docstore_shim(folder: Path) -> Path:
-    """A ``docstore`` executable that runs this checkout's command with this interpreter."""
-    folder.mkdir()
-    shim = folder / "docstore"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m docstore "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-    return folder
+def test_readme_python_blocks_each_run_alone_twice(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    python = [b for b in README_BLOCKS if b.language == "python"]
+    assert _run_document("README.md", python, work) >= 8  # 4 blocks or more, each run twice
 
 
 def _commands(block: Block) -> list[str]:
@@ -101,37 +166,55 @@ def _commands(block: Block) -> list[str]:
     return commands
 
 
-def test_shell_blocks_run(tmp_path: Path) -> None:
-    bin_folder = _docstore_shim(tmp_path / "bin")
+def test_readme_shell_blocks_run_twice(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
-    env = {
-        **os.environ,
-        "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
-    }
-    env.pop("DOCSTORE_URI", None)
+    env = _environment(tmp_path)
     ran = []
-    for block in README_BLOCKS:
-        if block.language not in ("sh", "bash", "shell") or not block.run:
-            continue
-        for command in _commands(block):
-            if not command.startswith("docstore"):
+    for round_ in range(2):
+        for block in README_BLOCKS:
+            if block.language not in ("sh", "bash", "shell") or not block.runnable:
                 continue
-            done = subprocess.run(
-                ["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False
-            )
-            assert done.returncode == 0, f"README.md:{block.line}: {command}\n{done.stdout}\n{done.stderr}"
-            ran.append(command)
+            for command in _commands(block):
+                if command.startswith("docstore"):
+                    _run(["bash", "-c", command], work, env, f"README.md:{block.line} (run {round_ + 1})")
+                    ran.append(command)
     assert "docstore demo" in ran  # the first block's command
-    assert len(ran) >= 5
+    assert len(ran) >= 10
     assert (work / "trials.csv").read_text().startswith("id,_id,status,x1,x2,objective")
 
 
-def test_relative_links_exist() -> None:
-    text = README.read_text(encoding="utf-8")
-    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
-    assert targets
-    missing = [t for t in targets if not (REPO / t).exists()]
-    assert not missing, f"README.md links to files that do not exist: {missing}"
+# ---------------------------------------------------------------- docs/
+
+
+RUNNABLE_DOCS = [doc for doc in DOCS if any(b.runnable for b in blocks(doc.read_text(encoding="utf-8")))]
+
+
+def test_the_documents_with_examples_are_the_expected_ones() -> None:
+    names = {doc.name for doc in RUNNABLE_DOCS}
+    assert {"own-study.md", "optuna.md", "mlos.md"} <= names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", RUNNABLE_DOCS, ids=[doc.name for doc in RUNNABLE_DOCS])
+def test_doc_examples_run_twice(doc: Path, tmp_path: Path) -> None:
+    for module in NEEDS.get(doc.name, ()):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{doc.name} needs {module}, which is not installed (pip install -e '.[dev]')")
+    work = tmp_path / "work"
+    work.mkdir()
+    found = blocks(doc.read_text(encoding="utf-8"))
+    assert _run_document(f"docs/{doc.name}", found, work) >= 1
+
+
+# ---------------------------------------------------------------- links
+
+
+@pytest.mark.parametrize("doc", [README, *DOCS], ids=["README.md", *(doc.name for doc in DOCS)])
+def test_relative_links_and_named_files_exist(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)  # [text](path), not URLs
+    named = re.findall(r"`([\w./-]+\.md)`", text)  # `SOMETHING.md` named in the text
+    missing = [t for t in targets if not (doc.parent / t).exists()]
+    missing += [n for n in named if not (doc.parent / n).exists() and not (REPO / n).exists()]
+    assert not missing, f"{doc.name} points at files that do not exist: {missing}"
