@@ -300,3 +300,31 @@ def test_mlos_bench_experiments_trials_show_check(mlos_store: str, capsys: pytes
     code, out, _ = cli(capsys, "check", mlos_store)
     assert code == 0
     assert "1 mlos_bench experiment (4 trials); no finding" in out
+
+
+def test_damaged_documents_are_findings_not_tracebacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "damaged.json")
+    logs = [{"op_code": 0, "study_name": "s", "directions": [1]}, 42, {"op_code": 99}, {"op_code": 4}]
+    with docstore.connect(path) as db:
+        db["optuna_logs"].insert_one({"_id": "0" * 20, "end": len(logs), "logs": orjson.dumps(logs).decode()})
+        db["mlos_experiments"].insert_one({"_id": "e", "objectives": [{"target": "score", "direction": "min"}]})
+        db["mlos_trials"].insert_many(
+            [
+                {"_id": "e/1", "exp_id": "e", "trial_id": "one", "config_id": 1, "status": "SUCCEEDED"},
+                {"_id": "e/2", "exp_id": "e", "trial_id": 2, "config_id": [1], "status": "SUCCEEDED"},
+                {"_id": "x/1", "exp_id": "x", "trial_id": 1, "config_id": 1, "status": "PENDING"},
+            ]
+        )
+    code, out, err = cli(capsys, "experiments", "--uri", path)
+    assert code == 0, err
+    assert "Optuna studies in" in out
+    assert "mlos_bench experiments in" in out
+    code, out, _ = cli(capsys, "check", path)
+    assert code == 1
+    assert "optuna_logs: log 1 cannot be replayed (TypeError" in out
+    assert "optuna_logs: log 3 cannot be replayed (KeyError" in out
+    assert "op codes this docstore does not know: 99" in out
+    assert "mlos_trials: 'e/1' is not an mlos_bench trial" in out
+    assert "mlos_trials: 'e/2' is not an mlos_bench trial" in out
+    assert "1 trials point at experiment 'x', which does not exist" in out
+    assert "Traceback" not in out

@@ -45,13 +45,16 @@ def _time(document: dict[str, Any], field: str) -> dt.datetime | None:
 def _trial(document: dict[str, Any], objectives: list[str], configs: dict[Any, dict[str, Any]]) -> ForeignTrial:
     status = str(document.get("status"))
     results = _pairs(document.get("results"))
+    config = document.get("config_id")
+    if isinstance(config, (list, dict)):
+        raise TypeError(f"config_id {config!r:.40}")
     trial = ForeignTrial(
         id=str(document.get("_id")),
         number=int(document.get("trial_id") or 0),
         status=status,
         done=status == "SUCCEEDED",
         pending=status in _PENDING,
-        params=configs.get(document.get("config_id"), {}),
+        params=configs.get(config, {}),
         values=[_number(results.get(target)) for target in objectives],
         start=_time(document, "ts_start"),
         end=_time(document, "ts_end"),
@@ -75,8 +78,8 @@ def read_mlos(db: docstore.Database, names: set[str], holdings: Holdings) -> Non
         doc.get("config_id"): _pairs(doc.get("params")) for doc in db[CONFIGS].find({"config_id": {"$exists": 1}})
     }
     by_experiment: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for document in db[TRIALS].find({}, sort=[("exp_id", 1), ("trial_id", 1)]):
-        by_experiment[document.get("exp_id")].append(document)
+    for document in db[TRIALS].find({"exp_id": {"$type": "string"}}, sort=[("exp_id", 1), ("trial_id", 1)]):
+        by_experiment[document["exp_id"]].append(document)
     known = set()
     for document in db[EXPERIMENTS].find({}, sort=[("_id", 1)]):
         uid = document["_id"]
@@ -88,7 +91,11 @@ def read_mlos(db: docstore.Database, names: set[str], holdings: Holdings) -> Non
         experiment.details = {
             key: document.get(key) for key in ("description", "root_env_config", "git_repo", "git_commit")
         }
-        experiment.trials = [_trial(t, objectives, configs) for t in by_experiment.get(uid, [])]
+        for trial in by_experiment.get(uid, []):
+            try:
+                experiment.trials.append(_trial(trial, objectives, configs))
+            except (TypeError, ValueError) as exc:
+                holdings.findings.append(f"{TRIALS}: {trial.get('_id')!r} is not an mlos_bench trial ({exc})")
         holdings.findings.extend(_trial_findings(document, by_experiment.get(uid, []), configs))
         holdings.experiments.append(experiment)
     for uid, trials in by_experiment.items():
@@ -106,6 +113,6 @@ def _trial_findings(experiment: dict[str, Any], trials: list[dict[str, Any]], co
         name = f"{TRIALS}: trial {trial.get('_id')!r}"
         if isinstance(last, int) and isinstance(trial.get("trial_id"), int) and trial["trial_id"] > last:
             findings.append(f"{name} has an id past its experiment's counter (last_trial_id {last})")
-        if trial.get("config_id") not in configs:
+        if not isinstance(trial.get("config_id"), (int, str)) or trial["config_id"] not in configs:
             findings.append(f"{name} points at config {trial.get('config_id')!r}, which does not exist")
     return findings

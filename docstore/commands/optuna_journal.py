@@ -84,7 +84,9 @@ class _Replay:
         self.distributions: list[dict[str, dict[str, Any]]] = []
         self.unknown: set[Any] = set()
 
-    def apply(self, log: dict[str, Any]) -> None:
+    def apply(self, log: Any) -> None:
+        if not isinstance(log, dict):
+            raise TypeError(f"a log is a JSON object, not {type(log).__name__}")
         op = log.get("op_code")
         handlers: dict[int, Callable[[dict[str, Any]], Any]] = {
             CREATE_STUDY: self._create_study,

@@ -1,12 +1,13 @@
 """The demo's workers: :func:`docstore.run_worker` on Branin, until no trial is pending.
 
-Each worker is the loop every user gets from ``docstore.run_worker`` (reserve, run,
-report, with a heartbeat thread); the function it runs is Branin plus a sleep standing
-for the cost of training. A pool runs them as real processes (each opens the store itself, the way separate
-machines would) or, for in-process engines (``memory://``, ``mongomock://``), as threads
-sharing the parent's store. Either way the parent can stop them; a stopped worker sets the
-trial it holds to ``interrupted`` (``was="reserved"``), and the parent sees which trial
-each worker holds, so a worker that had to be killed leaves nothing stuck in ``reserved``.
+Each worker is the loop every user gets from ``docstore.run_worker`` (reserve, run, report,
+with a heartbeat thread); the function it runs is Branin plus a sleep standing for the cost
+of training. A pool runs them as real processes (each opens the store itself, the way
+separate machines would) or, for in-process engines (``memory://``, ``mongomock://``), as
+threads sharing the parent's store. Either way the parent can stop them: the simulated
+training raises :class:`StopRequested`, and ``run_worker`` sets the trial to ``interrupted``
+(``was="reserved"``); the parent also sees which trial each worker holds, so a worker that
+had to be killed leaves nothing stuck in ``reserved``.
 """
 
 from __future__ import annotations

@@ -32,6 +32,10 @@ Testing a third-party engine (registered with ``docstore.registry.register`` or 
 or pick suites one by one (``class TestQueries(QuerySuite): pass``). The classes are not
 collected by themselves: their names do not start with ``Test``. The suite needs pytest.
 
+Testing code that *uses* docstore (a study, a worker) needs none of this: the pytest plugin
+:mod:`docstore.testing.plugin`, registered when docstore is installed, gives every test the
+fixtures ``docstore_db``, ``docstore_storage`` and ``docstore_uri`` (docs/own-study.md).
+
 An engine that cannot guarantee something says so in code, not by being named in a test:
 it declares :class:`docstore.engine.Capabilities` flags (``atomic_multi_update``, ...), and
 a test that needs a flag calls :func:`require`, which skips it with a reason when the
