@@ -326,5 +326,5 @@ def test_damaged_documents_are_findings_not_tracebacks(tmp_path: Path, capsys: p
     assert "op codes this docstore does not know: 99" in out
     assert "mlos_trials: 'e/1' is not an mlos_bench trial" in out
     assert "mlos_trials: 'e/2' is not an mlos_bench trial" in out
-    assert "1 trials point at experiment 'x', which does not exist" in out
+    assert "mlos_trials: 1 trial of experiment 'x', which does not exist" in out
     assert "Traceback" not in out

@@ -16,6 +16,7 @@ from typing import Any
 import docstore
 
 from .foreign import MLOS, ForeignExperiment, ForeignTrial, Holdings
+from .terminal import plural
 
 __all__ = ["EXPERIMENTS", "TRIALS", "read_mlos"]
 
@@ -101,7 +102,7 @@ def read_mlos(db: docstore.Database, names: set[str], holdings: Holdings) -> Non
     for uid, trials in by_experiment.items():
         if uid not in known:
             holdings.findings.append(
-                f"{TRIALS}: {len(trials)} trials point at experiment {uid!r}, which does not exist"
+                f"{TRIALS}: {plural(len(trials), 'trial')} of experiment {uid!r}, which does not exist"
             )
     holdings.sources[MLOS] = f"collections {EXPERIMENTS}, {TRIALS}, {CONFIGS}"
 
