@@ -44,24 +44,71 @@ engine does not declare it. Any other failure is a divergence from MongoDB's sem
 
 from __future__ import annotations
 
-from docstore.testing.engine_suite import CrudSuite, EngineSuite, ValueSuite
-from docstore.testing.engine_suite_indexes import CompareAndSetSuite, IndexSuite
-from docstore.testing.engine_suite_queries import QuerySuite
-from docstore.testing.engine_suite_reads import CursorSuite, ProjectionSuite, SortSuite
-from docstore.testing.engine_suite_rejects import RejectionSuite
-from docstore.testing.engine_suite_updates import UpdateSuite, UpsertSuite
-from docstore.testing.protocol_suite import (
-    AlgorithmLockSuite,
-    BadInputSuite,
-    ConcurrencySuite,
-    ExperimentSuite,
-    ProtocolSuite,
-    ReadOnlySuite,
-    ReservationSuite,
-    StatusSuite,
-    TrialSuite,
-)
-from docstore.testing.support import require, snapshot, typed
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from docstore.testing.engine_suite import CrudSuite, EngineSuite, ValueSuite
+    from docstore.testing.engine_suite_indexes import CompareAndSetSuite, IndexSuite
+    from docstore.testing.engine_suite_queries import QuerySuite
+    from docstore.testing.engine_suite_reads import CursorSuite, ProjectionSuite, SortSuite
+    from docstore.testing.engine_suite_rejects import RejectionSuite
+    from docstore.testing.engine_suite_updates import UpdateSuite, UpsertSuite
+    from docstore.testing.protocol_suite import (
+        AlgorithmLockSuite,
+        BadInputSuite,
+        ConcurrencySuite,
+        ExperimentSuite,
+        ProtocolSuite,
+        ReadOnlySuite,
+        ReservationSuite,
+        StatusSuite,
+        TrialSuite,
+    )
+    from docstore.testing.support import require, snapshot, typed
+
+# The suites are imported on first use: pytest loads docstore's plugin (docstore.testing.plugin)
+# in every project that has docstore installed, and must not pay for the suites there.
+_MODULES = {
+    "CrudSuite": "engine_suite",
+    "EngineSuite": "engine_suite",
+    "ValueSuite": "engine_suite",
+    "CompareAndSetSuite": "engine_suite_indexes",
+    "IndexSuite": "engine_suite_indexes",
+    "QuerySuite": "engine_suite_queries",
+    "CursorSuite": "engine_suite_reads",
+    "ProjectionSuite": "engine_suite_reads",
+    "SortSuite": "engine_suite_reads",
+    "RejectionSuite": "engine_suite_rejects",
+    "UpdateSuite": "engine_suite_updates",
+    "UpsertSuite": "engine_suite_updates",
+    "AlgorithmLockSuite": "protocol_suite",
+    "BadInputSuite": "protocol_suite",
+    "ConcurrencySuite": "protocol_suite",
+    "ExperimentSuite": "protocol_suite",
+    "ProtocolSuite": "protocol_suite",
+    "ReadOnlySuite": "protocol_suite",
+    "ReservationSuite": "protocol_suite",
+    "StatusSuite": "protocol_suite",
+    "TrialSuite": "protocol_suite",
+    "require": "support",
+    "snapshot": "support",
+    "typed": "support",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULES])
+
 
 __all__ = [
     "AlgorithmLockSuite",

@@ -33,10 +33,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-import docstore
+if TYPE_CHECKING:  # imported by the fixtures, on use: pytest loads this plugin in every project docstore is in
+    import docstore
 
 __all__ = [
     "ENGINES",
@@ -88,6 +90,8 @@ def fresh_uri(engine: str, folder: Path) -> str:
 
 def _empty(uri: str) -> None:
     """Drop what a test left in a store that outlives it (mongomock's process-wide data, a server)."""
+    import docstore
+
     with docstore.connect(uri) as db:
         for name in db.list_collection_names():
             db.drop_collection(name)
@@ -105,16 +109,20 @@ def docstore_uri(docstore_engine: str, tmp_path: Path) -> Iterator[str]:
     """The URI of a fresh, empty store of ``docstore_engine``, emptied after the test."""
     if docstore_engine not in ENGINES:
         raise pytest.UsageError(f"unknown docstore engine {docstore_engine!r}; engines: {', '.join(ENGINES)}")
+    from docstore.errors import MissingDependency
+
     uri = fresh_uri(docstore_engine, tmp_path)
     yield uri
     if docstore_engine in ("mongomock", "mongodb"):
-        with contextlib.suppress(docstore.MissingDependency):  # already reported by the test's own connect
+        with contextlib.suppress(MissingDependency):  # already reported by the test's own connect
             _empty(uri)
 
 
 @pytest.fixture
 def docstore_db(docstore_uri: str) -> Iterator[docstore.Database]:
     """A fresh, empty :class:`docstore.Database` (``docstore.connect(docstore_uri)``), closed after the test."""
+    import docstore
+
     database = docstore.connect(docstore_uri)
     try:
         yield database
@@ -125,4 +133,6 @@ def docstore_db(docstore_uri: str) -> Iterator[docstore.Database]:
 @pytest.fixture
 def docstore_storage(docstore_db: docstore.Database) -> docstore.Storage:
     """The experiment/trial protocol over ``docstore_db`` (the same data)."""
+    import docstore
+
     return docstore.setup_storage(docstore_db)
