@@ -112,6 +112,7 @@ def test_dashboard_checks_the_port_before_announcing_and_finds_the_optuna_store(
         storage.create_experiment({"name": "not-optuna", "version": 1})
     _optuna_study(tmp_path / "study.json", "found-me")
     (tmp_path / "package.json").write_text('{"name": "not a store"}')
+    files = sorted(os.listdir(tmp_path))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -120,7 +121,8 @@ def test_dashboard_checks_the_port_before_announcing_and_finds_the_optuna_store(
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "http://" not in done.stdout  # nothing announced
-    assert not (tmp_path / "package.json.lock").exists()  # a JSON file that is not a store is not opened
+    assert sorted(os.listdir(tmp_path)) == files  # a JSON file that is not a store is left as it is
+    assert (tmp_path / "package.json").read_text() == '{"name": "not a store"}'
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "docstore", "dashboard", "--port", str(port)],
@@ -147,9 +149,10 @@ def test_dashboard_without_any_optuna_store_says_so(tmp_path: Path) -> None:
 
     with docstore.connect(str(tmp_path / "docstore.json")) as db:
         db["x"].insert_one({"a": 1})
+    (tmp_path / "package.json").write_text("{}")
     done = _run("dashboard", cwd=tmp_path)
     assert done.returncode == 2
-    assert "no store in this folder holds an Optuna study (looked at docstore.json)" in done.stderr
+    assert "no store in this folder holds an Optuna study (looked at docstore.json, package.json)" in done.stderr
 
 
 def test_import_orion_of_a_file_that_is_not_a_pickleddb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,16 +62,14 @@ def _default_store() -> str:
     """``$DOCSTORE_URI``, else the one JSON store of the current folder that holds an Optuna study."""
     if os.environ.get(URI_ENV):
         return os.environ[URI_ENV]
-    # A docstore JSON store has STORE.lock beside it once opened: other .json files (package.json, ...) are
-    # not opened at all, so no lock file is left next to them.
-    candidates = sorted(path for path in glob.glob("*.json") if os.path.exists(f"{path}.lock"))
+    candidates = sorted(glob.glob("*.json"))
     holding = []
     for path in candidates:
         try:
             if _studies(path)[1]:
                 holding.append(path)
-        except DocstoreError:
-            continue  # not a docstore store, or damaged: `docstore check PATH` says why
+        except (DocstoreError, OSError):
+            continue  # not a docstore store (package.json, ...), or damaged: `docstore check PATH` says why
     if len(holding) == 1:
         return holding[0]
     if holding:
