@@ -285,7 +285,7 @@ def test_an_orion_hunt_leaves_the_whole_store_in_the_json_file(path: str, tmp_pa
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"storage": {"type": "docstore", "database": {"host": path}}}))
     (tmp_path / "trial.py").write_text(_ORION_TRIAL)
     orion = "import sys, docstore_orion; from orion.core.cli import main; sys.exit(main())"
-    hunt = ["hunt", "-n", "exp", "--config", "cfg.yaml", "--max-trials", "6", "--n-workers", "2"]
+    hunt = ["hunt", "-n", "exp", "--config", "cfg.yaml", "--exp-max-trials", "6", "--n-workers", "2"]
     paths = [str(REPO), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(

@@ -83,7 +83,7 @@ def test_orion_hunt_and_status_on_a_json_store(kind: str, tmp_path: Path) -> Non
             "exp",
             "--config",
             "cfg.yaml",
-            "--max-trials",
+            "--exp-max-trials",
             str(MAX_TRIALS),
             "--n-workers",
             str(N_WORKERS),
